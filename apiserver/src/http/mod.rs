@@ -1,0 +1,159 @@
+//! The HTTP surface: routing, discovery, OpenAPI, resource verbs and watch streams.
+
+pub mod discovery;
+mod handlers;
+pub mod metrics;
+pub mod path;
+pub mod request;
+mod scale;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Method, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::openapi::OpenApi;
+use crate::registry::error::Error;
+use crate::registry::store::Store;
+use path::Target;
+
+/// The Kubernetes version this server reports (kubectl picks a matching client by it).
+pub const KUBERNETES_VERSION: (&str, &str, &str) = ("1", "33", "v1.33.0");
+
+/// Shared state of one API server.
+pub struct Api {
+    pub store: Store,
+    pub openapi: OpenApi,
+    pub metrics: metrics::Metrics,
+    /// Cancelled when the server shuts down; ends long-running watches.
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// The router serving the whole API.
+pub fn router(api: Arc<Api>) -> axum::Router {
+    axum::Router::new().fallback(dispatch).with_state(api)
+}
+
+async fn dispatch(State(api): State<Arc<Api>>, request: Request) -> Response {
+    let started = Instant::now();
+    let target = path::parse(request.uri().path());
+    let (verb, resource) = metric_labels(request.method(), request.uri().query(), target.as_ref());
+    let response = match target {
+        None => error(&Error::NotFoundPath),
+        Some(target) => route(&api, target, request).await.unwrap_or_else(|e| error(&e)),
+    };
+    api.metrics.observe(&verb, &resource, response.status().as_u16(), started.elapsed());
+    response
+}
+
+fn metric_labels(method: &Method, query: Option<&str>, target: Option<&Target>) -> (String, String) {
+    let resource = match target {
+        Some(Target::Resource(r)) => match &r.subresource {
+            Some(sub) => format!("{}/{sub}", r.plural),
+            None => r.plural.clone(),
+        },
+        Some(Target::Version) => "version".into(),
+        Some(Target::Metrics) => "metrics".into(),
+        Some(Target::Health(h)) => (*h).into(),
+        Some(Target::OpenApiRoot | Target::OpenApiGroupVersion { .. } | Target::OpenApiV2) => "openapi".into(),
+        Some(_) => "discovery".into(),
+        None => "unknown".into(),
+    };
+    let watching = query.is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "watch" && (v == "true" || v == "1"))
+    });
+    let verb = if watching { "WATCH".to_string() } else { method.as_str().to_string() };
+    (verb, resource)
+}
+
+async fn route(api: &Arc<Api>, target: Target, request: Request) -> Result<Response, Error> {
+    let catalog = api.store.catalog();
+    let is_get = request.method() == Method::GET;
+    if !is_get && !matches!(target, Target::Resource(_)) {
+        return Err(Error::MethodNotAllowed(format!(
+            "the server does not allow this method on the requested resource ({})",
+            request.method()
+        )));
+    }
+    let accept = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    Ok(match target {
+        Target::Version => ok_json(&version()),
+        Target::Health(_) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ok").into_response(),
+        Target::Metrics => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            api.metrics.render(),
+        )
+            .into_response(),
+        Target::LegacyRoot if discovery::wants_aggregated(&accept) => {
+            aggregated(&discovery::aggregated(catalog, true))
+        }
+        Target::GroupsRoot if discovery::wants_aggregated(&accept) => {
+            aggregated(&discovery::aggregated(catalog, false))
+        }
+        Target::LegacyRoot => ok_json(&discovery::legacy_versions()),
+        Target::GroupsRoot => ok_json(&discovery::group_list(catalog)),
+        Target::Group(group) => ok_json(&discovery::group(catalog, &group).ok_or(Error::NotFoundPath)?),
+        Target::GroupVersion { group, version } => {
+            ok_json(&discovery::resource_list(catalog, &group, &version).ok_or(Error::NotFoundPath)?)
+        }
+        Target::OpenApiRoot => ok_json(&api.openapi.root(catalog)),
+        Target::OpenApiGroupVersion { group, version } => {
+            let doc = api.openapi.group_version(catalog, &group, &version).ok_or(Error::NotFoundPath)?;
+            ok_json(&doc)
+        }
+        Target::OpenApiV2 => return Err(Error::NotFoundPath),
+        Target::Resource(path) => handlers::handle(api, path, request).await?,
+    })
+}
+
+/// `/version`, reporting a Kubernetes 1.33 server.
+fn version() -> Value {
+    let (major, minor, git) = KUBERNETES_VERSION;
+    json!({
+        "major": major,
+        "minor": minor,
+        "gitVersion": git,
+        "gitCommit": env!("CARGO_PKG_VERSION"),
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "rust",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+    })
+}
+
+/// A 200 JSON response.
+pub(crate) fn ok_json(value: &Value) -> Response {
+    json_response(StatusCode::OK, value)
+}
+
+pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn aggregated(value: &Value) -> Response {
+    let mut response = ok_json(value);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE));
+    response
+}
+
+/// A `Status` error response.
+pub(crate) fn error(e: &Error) -> Response {
+    let code = StatusCode::from_u16(e.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if code.is_server_error() {
+        tracing::warn!(error = %e, "request failed");
+    }
+    json_response(code, &e.to_status())
+}

@@ -1,0 +1,274 @@
+//! An in-memory mirror of the whole store that serves lists and watches.
+//!
+//! One storage watch feeds it; it keeps every current object (parsed, with its
+//! `resourceVersion` filled in) and a bounded window of recent events. Lists wait until the
+//! mirror has caught up with the revision the caller needs, so reads stay consistent with
+//! writes; watches replay from the window and then follow live events. A watch that asks for
+//! history older than the window gets `Expired` (410), as from kube-apiserver's cache.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::error::{Error, Result};
+use crate::storage::{self, EventKind, RangeOptions, Revision, Storage};
+
+/// Prefix under which every object lives.
+pub const REGISTRY_PREFIX: &str = "/registry/";
+
+/// How a cached object changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Deleted,
+}
+
+/// One change of one object, as watchers see it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub kind: ChangeKind,
+    pub key: String,
+    pub revision: Revision,
+    /// The object after the change; for deletes, its last state (with the delete's revision).
+    pub object: Arc<Value>,
+    /// The object before the change, if it existed.
+    pub prev: Option<Arc<Value>>,
+}
+
+struct State {
+    objects: BTreeMap<String, Arc<Value>>,
+    /// Recent changes, oldest first.
+    window: VecDeque<Arc<Change>>,
+    /// Events older than this revision are no longer in the window.
+    window_start: Revision,
+    revision: Revision,
+}
+
+/// The shared cache. Cheap to clone.
+#[derive(Clone)]
+pub struct WatchCache {
+    state: Arc<Mutex<State>>,
+    events: broadcast::Sender<Arc<Change>>,
+    progress: watch::Receiver<Revision>,
+    capacity: usize,
+}
+
+/// Options of [`WatchCache::start`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Number of recent changes kept for watches that resume from the past.
+    pub window: usize,
+    /// Buffer of the live fan-out channel; a watcher further behind is dropped with 410.
+    pub fanout_buffer: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { window: 20_000, fanout_buffer: 16_384 }
+    }
+}
+
+/// Decodes a stored value and fills in its resource version.
+pub fn decode(value: &[u8], revision: Revision) -> Result<Value> {
+    let mut object: Value = serde_json::from_slice(value)
+        .map_err(|e| Error::Internal(format!("stored object is not valid JSON: {e}")))?;
+    set_resource_version(&mut object, revision);
+    Ok(object)
+}
+
+/// Sets `metadata.resourceVersion`.
+pub fn set_resource_version(object: &mut Value, revision: Revision) {
+    if let Some(obj) = object.as_object_mut() {
+        let meta = obj.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert("resourceVersion".into(), Value::String(revision.to_string()));
+        }
+    }
+}
+
+impl WatchCache {
+    /// Loads the current state and follows the store until `cancel` fires.
+    pub async fn start(storage: Arc<dyn Storage>, options: Options, cancel: CancellationToken) -> Result<Self> {
+        let range = storage.range(REGISTRY_PREFIX, RangeOptions::default()).await?;
+        let mut objects = BTreeMap::new();
+        for kv in &range.kvs {
+            objects.insert(kv.key.clone(), Arc::new(decode(&kv.value, kv.mod_revision)?));
+        }
+        let revision = range.revision;
+        let (events, _) = broadcast::channel(options.fanout_buffer);
+        let (progress_tx, progress) = watch::channel(revision);
+        let cache = WatchCache {
+            state: Arc::new(Mutex::new(State {
+                objects,
+                window: VecDeque::new(),
+                window_start: revision + 1,
+                revision,
+            })),
+            events,
+            progress,
+            capacity: options.window,
+        };
+        let stream = storage.watch(REGISTRY_PREFIX, revision + 1).await?;
+        let feeder = cache.clone();
+        tokio::spawn(async move { feeder.follow(stream, progress_tx, cancel).await });
+        Ok(cache)
+    }
+
+    async fn follow(&self, mut stream: storage::WatchStream, progress: watch::Sender<Revision>, cancel: CancellationToken) {
+        loop {
+            let next = tokio::select! {
+                _ = cancel.cancelled() => return,
+                next = stream.next() => next,
+            };
+            match next {
+                Some(Ok(event)) => {
+                    let revision = event.revision();
+                    if let Err(e) = self.apply(event) {
+                        tracing::error!(error = %e, "watch cache could not apply a storage event");
+                    }
+                    progress.send_replace(revision);
+                }
+                Some(Err(e)) => {
+                    // The cache cannot serve anything correct after losing events: stop serving.
+                    tracing::error!(error = %e, "storage watch failed; the watch cache stops");
+                    return;
+                }
+                None => {
+                    tracing::error!("storage watch ended; the watch cache stops");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn apply(&self, event: storage::Event) -> Result<()> {
+        let revision = event.revision();
+        let key = event.kv.key.clone();
+        let object = Arc::new(decode(&event.kv.value, revision)?);
+        let mut state = self.state.lock().expect("watch cache lock");
+        let prev = state.objects.get(&key).cloned();
+        let kind = match event.kind {
+            EventKind::Delete => {
+                state.objects.remove(&key);
+                ChangeKind::Deleted
+            }
+            EventKind::Put => {
+                state.objects.insert(key.clone(), object.clone());
+                if prev.is_some() { ChangeKind::Modified } else { ChangeKind::Added }
+            }
+        };
+        let change = Arc::new(Change { kind, key, revision, object, prev });
+        state.window.push_back(change.clone());
+        while state.window.len() > self.capacity {
+            if let Some(old) = state.window.pop_front() {
+                state.window_start = old.revision + 1;
+            }
+        }
+        state.revision = revision;
+        // Sending under the lock keeps the window and the live stream in one order.
+        let _ = self.events.send(change);
+        Ok(())
+    }
+
+    /// The revision the cache has caught up to.
+    pub fn revision(&self) -> Revision {
+        *self.progress.borrow()
+    }
+
+    /// Waits until the cache reflects at least `revision`.
+    pub async fn wait_for(&self, revision: Revision) -> Result<()> {
+        let mut progress = self.progress.clone();
+        let wait = progress.wait_for(|r| *r >= revision);
+        match tokio::time::timeout(Duration::from_secs(3), wait).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(Error::ServiceUnavailable("the watch cache has stopped".into())),
+            Err(_) => Err(Error::Timeout(format!(
+                "Too large resource version: {revision}, current: {}",
+                self.revision()
+            ))),
+        }
+    }
+
+    /// Every object under `prefix` with key after `start_after`, and the cache revision.
+    pub fn list(&self, prefix: &str, start_after: Option<&str>) -> (Vec<(String, Arc<Value>)>, Revision) {
+        let state = self.state.lock().expect("watch cache lock");
+        let lower = match start_after {
+            Some(k) if k >= prefix => std::ops::Bound::Excluded(k.to_string()),
+            _ => std::ops::Bound::Included(prefix.to_string()),
+        };
+        let items = state
+            .objects
+            .range((lower, std::ops::Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        (items, state.revision)
+    }
+
+    /// One object by key.
+    pub fn get(&self, key: &str) -> Option<Arc<Value>> {
+        self.state.lock().expect("watch cache lock").objects.get(key).cloned()
+    }
+
+    /// Changes after `revision` (exclusive) followed by live changes. `None` for `revision`
+    /// means "from now". Fails with `Expired` when the history is no longer kept.
+    pub fn watch(&self, revision: Option<Revision>) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>, Revision)> {
+        let state = self.state.lock().expect("watch cache lock");
+        let receiver = self.events.subscribe();
+        let from = revision.unwrap_or(state.revision);
+        if from + 1 < state.window_start {
+            return Err(Error::Expired(format!("too old resource version: {from} ({})", state.window_start - 1)));
+        }
+        let backlog = state.window.iter().filter(|c| c.revision > from).cloned().collect();
+        Ok((backlog, receiver, state.revision))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::embedded::Embedded;
+    use bytes::Bytes;
+
+    async fn cache_with(window: usize) -> (Arc<dyn Storage>, WatchCache) {
+        let storage: Arc<dyn Storage> = Arc::new(Embedded::in_memory().expect("store"));
+        let options = Options { window, fanout_buffer: 64 };
+        let cache = WatchCache::start(storage.clone(), options, CancellationToken::new()).await.expect("cache");
+        (storage, cache)
+    }
+
+    #[tokio::test]
+    async fn list_reflects_writes_after_wait() {
+        let (storage, cache) = cache_with(10).await;
+        let kv = storage
+            .create("/registry/core/configmaps/default/a", Bytes::from_static(br#"{"metadata":{"name":"a"}}"#))
+            .await
+            .expect("create");
+        cache.wait_for(kv.mod_revision).await.expect("caught up");
+        let (items, rev) = cache.list("/registry/core/configmaps/", None);
+        assert_eq!(rev, kv.mod_revision);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].1["metadata"]["resourceVersion"], kv.mod_revision.to_string());
+    }
+
+    #[tokio::test]
+    async fn watch_replays_window_and_expires_old_history() {
+        let (storage, cache) = cache_with(2).await;
+        let mut last = 0;
+        for name in ["a", "b", "c"] {
+            let key = format!("/registry/core/configmaps/default/{name}");
+            last = storage.create(&key, Bytes::from_static(b"{}")).await.expect("create").mod_revision;
+        }
+        cache.wait_for(last).await.expect("caught up");
+        let (backlog, _, _) = cache.watch(Some(last - 1)).expect("within window");
+        assert_eq!(backlog.len(), 1);
+        assert_eq!(backlog[0].kind, ChangeKind::Added);
+        assert!(matches!(cache.watch(Some(0)), Err(Error::Expired(_))));
+    }
+}

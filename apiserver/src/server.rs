@@ -1,0 +1,165 @@
+//! Assembles and runs one API server: storage, watch cache, controllers and the HTTP listener.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::controllers;
+use crate::http::{self, Api};
+use crate::openapi::OpenApi;
+use crate::registry::catalog::Catalog;
+use crate::registry::error::Error as RegistryError;
+use crate::registry::store::{Store, WriteOptions};
+use crate::registry::watch_cache::{self, WatchCache};
+use crate::storage::{self, Storage};
+
+/// Where the server keeps its data.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// The embedded store in this directory.
+    Embedded(PathBuf),
+    /// The embedded store in memory (tests, throwaway servers).
+    Memory,
+    /// An etcd cluster; keys live under `prefix`.
+    Etcd { endpoints: Vec<String>, prefix: String },
+}
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub backend: Backend,
+    /// History kept for compaction: revisions older than this are compacted periodically.
+    pub compaction_interval: Duration,
+}
+
+impl Config {
+    pub fn new(listen: SocketAddr, backend: Backend) -> Self {
+        Config { listen, backend, compaction_interval: Duration::from_secs(300) }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot open the storage backend: {0}")]
+    Storage(#[source] storage::Error),
+    #[error("cannot start the watch cache: {0}")]
+    Cache(#[source] RegistryError),
+    #[error("cannot create the built-in namespace {name}: {source}")]
+    Bootstrap { name: String, source: RegistryError },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A running server. Dropping it does not stop it; call [`Running::shutdown`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub api: Arc<Api>,
+    cancel: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// The base URL clients use.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving and waits for every task to end.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Waits until the server stops (on `cancel`).
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
+/// Opens the configured backend.
+pub async fn open_storage(backend: &Backend) -> Result<Arc<dyn Storage>, Error> {
+    Ok(match backend {
+        Backend::Embedded(dir) => Arc::new(storage::embedded::Embedded::open(dir).map_err(Error::Storage)?),
+        Backend::Memory => Arc::new(storage::embedded::Embedded::in_memory().map_err(Error::Storage)?),
+        Backend::Etcd { endpoints, prefix } => {
+            Arc::new(storage::etcd::Etcd::connect(endpoints, prefix).await.map_err(Error::Storage)?)
+        }
+    })
+}
+
+/// Starts a server and returns once it accepts connections.
+pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running, Error> {
+    let storage = open_storage(&config.backend).await?;
+    let cache = WatchCache::start(storage.clone(), watch_cache::Options::default(), cancel.clone())
+        .await
+        .map_err(Error::Cache)?;
+    let store = Store::new(storage.clone(), cache, Catalog::with_native());
+    controllers::crd::load(&store);
+    bootstrap(&store).await?;
+    let api = Arc::new(Api {
+        store: store.clone(),
+        openapi: OpenApi::new(),
+        metrics: Default::default(),
+        shutdown: cancel.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Listen { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| Error::Listen { addr: config.listen, source })?;
+    let mut tasks = JoinSet::new();
+    tasks.spawn(controllers::crd::run(store.clone(), cancel.clone()));
+    tasks.spawn(controllers::namespace::run(store.clone(), cancel.clone()));
+    tasks.spawn(controllers::gc::run(store.clone(), cancel.clone()));
+    tasks.spawn(compactor(storage, config.compaction_interval, cancel.clone()));
+    let router = http::router(api.clone());
+    let shutdown = cancel.clone();
+    tasks.spawn(async move {
+        let served = axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await });
+        if let Err(e) = served.await {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    Ok(Running { addr, api, cancel, tasks })
+}
+
+/// Creates the namespaces every Kubernetes cluster has.
+async fn bootstrap(store: &Store) -> Result<(), Error> {
+    let namespaces = store.catalog().get("", "v1", "namespaces").expect("namespaces are native");
+    let options = WriteOptions { field_manager: Some("karmada-apiserver".into()), ..Default::default() };
+    for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        match store.create(&namespaces, None, object, &options).await {
+            Ok(_) | Err(RegistryError::AlreadyExists { .. }) => {}
+            Err(source) => return Err(Error::Bootstrap { name: name.into(), source }),
+        }
+    }
+    Ok(())
+}
+
+/// Compacts storage history older than one interval, every interval, as kube-apiserver does.
+async fn compactor(storage: Arc<dyn Storage>, interval: Duration, cancel: CancellationToken) {
+    let mut previous: Option<i64> = None;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        if let Some(revision) = previous
+            && let Err(e) = storage.compact(revision).await
+        {
+            tracing::warn!(revision, error = %e, "compaction failed");
+        }
+        previous = storage.current_revision().await.ok();
+    }
+}
