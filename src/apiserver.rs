@@ -25,9 +25,13 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let backend = match (&args.data_dir, args.etcd_endpoints.is_empty()) {
-        (_, false) => Backend::Etcd { endpoints: args.etcd_endpoints.clone(), prefix: args.etcd_prefix.clone() },
+        (_, false) => Backend::Etcd {
+            endpoints: args.etcd_endpoints.clone(),
+            prefix: args.etcd_prefix.clone(),
+        },
         (Some(dir), true) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create data directory {}", dir.display()))?;
             Backend::Embedded(dir.clone())
         }
         (None, true) => Backend::Memory,
@@ -37,8 +41,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let url = running.url();
     if let Some(dir) = &args.data_dir {
         let path = dir.join("kubeconfig");
-        kubeconfig::write(&path, &[kubeconfig::Context { name: "karmada-apiserver".into(), server: url.clone() }])
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        kubeconfig::write(
+            &path,
+            &[kubeconfig::Context {
+                name: "karmada-apiserver".into(),
+                server: url.clone(),
+            }],
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
     }
     tracing::info!(%url, "apiserver ready");
     running.wait().await;

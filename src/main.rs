@@ -2,14 +2,24 @@
 //! subcommand to its library.
 
 mod apiserver;
+mod bench;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "karmada", version, about = "A multi-cluster Kubernetes federation control plane")]
+#[command(
+    name = "karmada",
+    version,
+    about = "A multi-cluster Kubernetes federation control plane"
+)]
 struct Cli {
     /// Log format: `text` for people, `json` for machines.
-    #[arg(long, global = true, default_value = "text", env = "KARMADA_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "text",
+        env = "KARMADA_LOG_FORMAT"
+    )]
     log_format: String,
     #[command(subcommand)]
     command: Command,
@@ -19,15 +29,20 @@ struct Cli {
 enum Command {
     /// Run one Kubernetes-compatible API server.
     Apiserver(apiserver::Args),
+    /// Measure components end to end and report throughput and latency.
+    Bench(bench::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing(&cli.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         match cli.command {
             Command::Apiserver(args) => apiserver::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     })
 }
@@ -35,7 +50,9 @@ fn main() -> anyhow::Result<()> {
 fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -51,15 +68,16 @@ pub(crate) fn shutdown_signal() -> tokio_util::sync::CancellationToken {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    cancel.cancel();
-                    return;
-                }
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        cancel.cancel();
+                        return;
+                    }
+                };
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}

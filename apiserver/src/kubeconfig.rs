@@ -15,14 +15,20 @@ pub fn render(contexts: &[Context]) -> String {
     let mut users = String::new();
     let mut ctxs = String::new();
     for c in contexts {
-        clusters.push_str(&format!("- name: {}\n  cluster:\n    server: {}\n", c.name, c.server));
+        clusters.push_str(&format!(
+            "- name: {}\n  cluster:\n    server: {}\n",
+            c.name, c.server
+        ));
         users.push_str(&format!("- name: {}\n  user: {{}}\n", c.name));
         ctxs.push_str(&format!(
             "- name: {0}\n  context:\n    cluster: {0}\n    user: {0}\n    namespace: default\n",
             c.name
         ));
     }
-    let current = contexts.first().map(|c| c.name.as_str()).unwrap_or_default();
+    let current = contexts
+        .first()
+        .map(|c| c.name.as_str())
+        .unwrap_or_default();
     format!(
         "apiVersion: v1\nkind: Config\npreferences: {{}}\ncurrent-context: {current}\nclusters:\n{clusters}users:\n{users}contexts:\n{ctxs}"
     )
@@ -42,8 +48,14 @@ mod tests {
     #[test]
     fn first_context_is_current() {
         let text = render(&[
-            Context { name: "karmada".into(), server: "http://127.0.0.1:1".into() },
-            Context { name: "member1".into(), server: "http://127.0.0.1:2".into() },
+            Context {
+                name: "karmada".into(),
+                server: "http://127.0.0.1:1".into(),
+            },
+            Context {
+                name: "member1".into(),
+                server: "http://127.0.0.1:2".into(),
+            },
         ]);
         assert!(text.contains("current-context: karmada\n"));
         assert!(text.contains("- name: member1\n  cluster:\n    server: http://127.0.0.1:2\n"));

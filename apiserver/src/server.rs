@@ -26,7 +26,10 @@ pub enum Backend {
     /// The embedded store in memory (tests, throwaway servers).
     Memory,
     /// An etcd cluster; keys live under `prefix`.
-    Etcd { endpoints: Vec<String>, prefix: String },
+    Etcd {
+        endpoints: Vec<String>,
+        prefix: String,
+    },
 }
 
 /// How to run a server.
@@ -40,7 +43,11 @@ pub struct Config {
 
 impl Config {
     pub fn new(listen: SocketAddr, backend: Backend) -> Self {
-        Config { listen, backend, compaction_interval: Duration::from_secs(300) }
+        Config {
+            listen,
+            backend,
+            compaction_interval: Duration::from_secs(300),
+        }
     }
 }
 
@@ -54,7 +61,10 @@ pub enum Error {
     #[error("cannot create the built-in namespace {name}: {source}")]
     Bootstrap { name: String, source: RegistryError },
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running server. Dropping it does not stop it; call [`Running::shutdown`].
@@ -90,20 +100,30 @@ impl Running {
 /// Opens the configured backend.
 pub async fn open_storage(backend: &Backend) -> Result<Arc<dyn Storage>, Error> {
     Ok(match backend {
-        Backend::Embedded(dir) => Arc::new(storage::embedded::Embedded::open(dir).map_err(Error::Storage)?),
-        Backend::Memory => Arc::new(storage::embedded::Embedded::in_memory().map_err(Error::Storage)?),
-        Backend::Etcd { endpoints, prefix } => {
-            Arc::new(storage::etcd::Etcd::connect(endpoints, prefix).await.map_err(Error::Storage)?)
+        Backend::Embedded(dir) => {
+            Arc::new(storage::embedded::Embedded::open(dir).map_err(Error::Storage)?)
         }
+        Backend::Memory => {
+            Arc::new(storage::embedded::Embedded::in_memory().map_err(Error::Storage)?)
+        }
+        Backend::Etcd { endpoints, prefix } => Arc::new(
+            storage::etcd::Etcd::connect(endpoints, prefix)
+                .await
+                .map_err(Error::Storage)?,
+        ),
     })
 }
 
 /// Starts a server and returns once it accepts connections.
 pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running, Error> {
     let storage = open_storage(&config.backend).await?;
-    let cache = WatchCache::start(storage.clone(), watch_cache::Options::default(), cancel.clone())
-        .await
-        .map_err(Error::Cache)?;
+    let cache = WatchCache::start(
+        storage.clone(),
+        watch_cache::Options::default(),
+        cancel.clone(),
+    )
+    .await
+    .map_err(Error::Cache)?;
     let store = Store::new(storage.clone(), cache, Catalog::with_native());
     controllers::crd::load(&store);
     bootstrap(&store).await?;
@@ -115,33 +135,60 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| Error::Listen { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| Error::Listen { addr: config.listen, source })?;
+        .map_err(|source| Error::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Listen {
+        addr: config.listen,
+        source,
+    })?;
     let mut tasks = JoinSet::new();
     tasks.spawn(controllers::crd::run(store.clone(), cancel.clone()));
     tasks.spawn(controllers::namespace::run(store.clone(), cancel.clone()));
     tasks.spawn(controllers::gc::run(store.clone(), cancel.clone()));
-    tasks.spawn(compactor(storage, config.compaction_interval, cancel.clone()));
+    tasks.spawn(compactor(
+        storage,
+        config.compaction_interval,
+        cancel.clone(),
+    ));
     let router = http::router(api.clone());
     let shutdown = cancel.clone();
     tasks.spawn(async move {
-        let served = axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await });
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await });
         if let Err(e) = served.await {
             tracing::error!(error = %e, "HTTP server failed");
         }
     });
-    Ok(Running { addr, api, cancel, tasks })
+    Ok(Running {
+        addr,
+        api,
+        cancel,
+        tasks,
+    })
 }
 
 /// Creates the namespaces every Kubernetes cluster has.
 async fn bootstrap(store: &Store) -> Result<(), Error> {
-    let namespaces = store.catalog().get("", "v1", "namespaces").expect("namespaces are native");
-    let options = WriteOptions { field_manager: Some("karmada-apiserver".into()), ..Default::default() };
+    let namespaces = store
+        .catalog()
+        .get("", "v1", "namespaces")
+        .expect("namespaces are native");
+    let options = WriteOptions {
+        field_manager: Some("karmada-apiserver".into()),
+        ..Default::default()
+    };
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
         match store.create(&namespaces, None, object, &options).await {
             Ok(_) | Err(RegistryError::AlreadyExists { .. }) => {}
-            Err(source) => return Err(Error::Bootstrap { name: name.into(), source }),
+            Err(source) => {
+                return Err(Error::Bootstrap {
+                    name: name.into(),
+                    source,
+                });
+            }
         }
     }
     Ok(())

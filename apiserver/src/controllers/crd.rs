@@ -26,7 +26,9 @@ pub fn load(store: &Store) {
 }
 
 pub async fn run(store: Store, cancel: CancellationToken) {
-    let Ok((_, mut receiver, _)) = store.cache().watch(None) else { return };
+    let Ok(mut receiver) = store.cache().watch(None).map(|s| s.receiver) else {
+        return;
+    };
     loop {
         let (crds, _) = store.cache().list(PREFIX, None);
         for (_, crd) in crds {
@@ -42,12 +44,24 @@ pub async fn run(store: Store, cancel: CancellationToken) {
 
 async fn reconcile(store: &Store, crd: &Value) -> Result<(), crate::registry::error::Error> {
     let name = crd.name().unwrap_or_default().to_string();
-    let crds = store.catalog().get("apiextensions.k8s.io", "v1", "customresourcedefinitions").expect("native CRDs");
-    let options = WriteOptions { field_manager: Some("apiextensions-controller".into()), ..Default::default() };
+    let crds = store
+        .catalog()
+        .get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        .expect("native CRDs");
+    let options = WriteOptions {
+        field_manager: Some("apiextensions-controller".into()),
+        ..Default::default()
+    };
     if crd.is_deleting() {
         store.catalog().remove_crd(&name);
-        let group = crd.pointer("/spec/group").and_then(Value::as_str).unwrap_or_default();
-        let plural = crd.pointer("/spec/names/plural").and_then(Value::as_str).unwrap_or_default();
+        let group = crd
+            .pointer("/spec/group")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let plural = crd
+            .pointer("/spec/names/plural")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let prefix = format!("/registry/{group}/{plural}/");
         let (remaining, _) = store.cache().list(&prefix, None);
         if !remaining.is_empty() {
@@ -58,40 +72,68 @@ async fn reconcile(store: &Store, crd: &Value) -> Result<(), crate::registry::er
             return Ok(());
         }
         store
-            .update_with(&crds, None, &name, Subresource::Main, &options, false, |current| {
-                let mut new = current.cloned().unwrap_or_default();
-                let kept: Vec<String> = new.finalizers().into_iter().filter(|f| f != CLEANUP_FINALIZER).collect();
-                crate::registry::object::set_finalizers(&mut new, &kept);
-                Ok(new)
-            })
+            .update_with(
+                &crds,
+                None,
+                &name,
+                Subresource::Main,
+                &options,
+                false,
+                |current| {
+                    let mut new = current.cloned().unwrap_or_default();
+                    let kept: Vec<String> = new
+                        .finalizers()
+                        .into_iter()
+                        .filter(|f| f != CLEANUP_FINALIZER)
+                        .collect();
+                    crate::registry::object::set_finalizers(&mut new, &kept);
+                    Ok(new)
+                },
+            )
             .await?;
         return Ok(());
     }
     if !crd.finalizers().iter().any(|f| f == CLEANUP_FINALIZER) {
         store
-            .update_with(&crds, None, &name, Subresource::Main, &options, false, |current| {
-                let mut new = current.cloned().unwrap_or_default();
-                let mut finalizers = new.finalizers();
-                if !finalizers.iter().any(|f| f == CLEANUP_FINALIZER) {
-                    finalizers.push(CLEANUP_FINALIZER.into());
-                }
-                crate::registry::object::set_finalizers(&mut new, &finalizers);
-                Ok(new)
-            })
+            .update_with(
+                &crds,
+                None,
+                &name,
+                Subresource::Main,
+                &options,
+                false,
+                |current| {
+                    let mut new = current.cloned().unwrap_or_default();
+                    let mut finalizers = new.finalizers();
+                    if !finalizers.iter().any(|f| f == CLEANUP_FINALIZER) {
+                        finalizers.push(CLEANUP_FINALIZER.into());
+                    }
+                    crate::registry::object::set_finalizers(&mut new, &finalizers);
+                    Ok(new)
+                },
+            )
             .await?;
     }
     register(store, crd);
     let desired = status(crd);
     if crd.get("status").map(strip_times) != Some(strip_times(&desired)) {
         store
-            .update_with(&crds, None, &name, Subresource::Status, &options, false, |current| {
-                let mut new = current.cloned().unwrap_or_default();
-                new["status"] = desired.clone();
-                if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.remove("resourceVersion");
-                }
-                Ok(new)
-            })
+            .update_with(
+                &crds,
+                None,
+                &name,
+                Subresource::Status,
+                &options,
+                false,
+                |current| {
+                    let mut new = current.cloned().unwrap_or_default();
+                    new["status"] = desired.clone();
+                    if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+                        m.remove("resourceVersion");
+                    }
+                    Ok(new)
+                },
+            )
             .await?;
     }
     Ok(())
@@ -113,7 +155,12 @@ fn status(crd: &Value) -> Value {
     let storage: Vec<Value> = crd
         .pointer("/spec/versions")
         .and_then(Value::as_array)
-        .map(|vs| vs.iter().filter(|v| v["storage"] == json!(true)).map(|v| v["name"].clone()).collect())
+        .map(|vs| {
+            vs.iter()
+                .filter(|v| v["storage"] == json!(true))
+                .map(|v| v["name"].clone())
+                .collect()
+        })
         .unwrap_or_default();
     json!({
         "conditions": [
@@ -138,9 +185,21 @@ pub fn register(store: &Store, crd: &Value) {
 pub fn resources(crd: &Value) -> Vec<Resource> {
     let spec = crd.get("spec").cloned().unwrap_or_default();
     let names = spec.get("names").cloned().unwrap_or_default();
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let text = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let strings = |v: &Value, k: &str| -> Vec<String> {
-        v.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
+        v.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let kind = text(&names, "kind");
     let plural = text(&names, "plural");
@@ -148,7 +207,9 @@ pub fn resources(crd: &Value) -> Vec<Resource> {
         s if s.is_empty() => kind.to_ascii_lowercase(),
         s => s,
     };
-    let Some(versions) = spec.get("versions").and_then(Value::as_array) else { return Vec::new() };
+    let Some(versions) = spec.get("versions").and_then(Value::as_array) else {
+        return Vec::new();
+    };
     versions
         .iter()
         .filter(|v| v.get("served") != Some(&json!(false)))
@@ -174,7 +235,10 @@ pub fn resources(crd: &Value) -> Vec<Resource> {
             let scale = subresources.get("scale").map(|s| ScalePaths {
                 spec_replicas: text(s, "specReplicasPath"),
                 status_replicas: text(s, "statusReplicasPath"),
-                label_selector: s.get("labelSelectorPath").and_then(Value::as_str).map(str::to_string),
+                label_selector: s
+                    .get("labelSelectorPath")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
             });
             let preserve = schema
                 .as_ref()
@@ -192,7 +256,12 @@ pub fn resources(crd: &Value) -> Vec<Resource> {
                 status_subresource: subresources.get("status").is_some(),
                 scale,
                 preferred: v.get("storage") == Some(&json!(true)),
-                origin: Origin::Custom { crd_name: crd.name().unwrap_or_default().to_string(), schema, printer_columns, preserve_unknown_fields: preserve },
+                origin: Origin::Custom {
+                    crd_name: crd.name().unwrap_or_default().to_string(),
+                    schema,
+                    printer_columns,
+                    preserve_unknown_fields: preserve,
+                },
             }
         })
         .collect()
@@ -219,9 +288,17 @@ mod tests {
         let rs = resources(&crd);
         assert_eq!(rs.len(), 1);
         let r = &rs[0];
-        assert_eq!((r.kind.as_str(), r.plural.as_str(), r.singular.as_str()), ("Guestbook", "guestbooks", "guestbook"));
+        assert_eq!(
+            (r.kind.as_str(), r.plural.as_str(), r.singular.as_str()),
+            ("Guestbook", "guestbooks", "guestbook")
+        );
         assert!(r.namespaced && r.status_subresource && r.preferred);
-        assert_eq!(r.scale.as_ref().map(|s| s.spec_replicas.as_str()), Some(".spec.size"));
-        assert!(matches!(&r.origin, Origin::Custom { printer_columns, .. } if printer_columns[0].name == "Size"));
+        assert_eq!(
+            r.scale.as_ref().map(|s| s.spec_replicas.as_str()),
+            Some(".spec.size")
+        );
+        assert!(
+            matches!(&r.origin, Origin::Custom { printer_columns, .. } if printer_columns[0].name == "Size")
+        );
     }
 }

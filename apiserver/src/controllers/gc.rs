@@ -9,12 +9,16 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::registry::object::{Meta, set_finalizers};
-use crate::registry::store::{DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, Propagation, Store, WriteOptions};
+use crate::registry::store::{
+    DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, Propagation, Store, WriteOptions,
+};
 use crate::registry::strategy::Subresource;
 use crate::registry::watch_cache::REGISTRY_PREFIX;
 
 pub async fn run(store: Store, cancel: CancellationToken) {
-    let Ok((_, mut receiver, _)) = store.cache().watch(None) else { return };
+    let Ok(mut receiver) = store.cache().watch(None).map(|s| s.receiver) else {
+        return;
+    };
     loop {
         collect(&store).await;
         if !super::next_batch(&mut receiver, "", &cancel, Duration::from_secs(30)).await {
@@ -36,7 +40,10 @@ struct Plan {
 
 /// Decides what to do, purely from the objects in the store.
 fn plan(objects: &[(String, Arc<Value>)]) -> Plan {
-    let by_uid: HashMap<&str, &Value> = objects.iter().filter_map(|(_, o)| o.uid().map(|u| (u, o.as_ref()))).collect();
+    let by_uid: HashMap<&str, &Value> = objects
+        .iter()
+        .filter_map(|(_, o)| o.uid().map(|u| (u, o.as_ref())))
+        .collect();
     let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
     let mut plan = Plan::default();
     for (key, object) in objects {
@@ -44,13 +51,18 @@ fn plan(objects: &[(String, Arc<Value>)]) -> Plan {
         if owners.is_empty() {
             continue;
         }
-        let owner_uids: Vec<&str> = owners.iter().filter_map(|o| o.get("uid").and_then(Value::as_str)).collect();
+        let owner_uids: Vec<&str> = owners
+            .iter()
+            .filter_map(|o| o.get("uid").and_then(Value::as_str))
+            .collect();
         for uid in &owner_uids {
             dependents.entry(uid).or_default().push(key.as_str());
         }
         let all_gone = owner_uids.iter().all(|u| !by_uid.contains_key(u));
         let foreground_owner = owner_uids.iter().any(|u| {
-            by_uid.get(u).is_some_and(|o| o.is_deleting() && o.finalizers().iter().any(|f| f == FOREGROUND_FINALIZER))
+            by_uid.get(u).is_some_and(|o| {
+                o.is_deleting() && o.finalizers().iter().any(|f| f == FOREGROUND_FINALIZER)
+            })
         });
         if object.is_deleting() {
             continue;
@@ -72,7 +84,8 @@ fn plan(objects: &[(String, Arc<Value>)]) -> Plan {
             if mine.is_empty() {
                 plan.release.push((key.clone(), ORPHAN_FINALIZER));
             } else {
-                plan.orphan.extend(mine.iter().map(|d| (d.to_string(), uid.to_string())));
+                plan.orphan
+                    .extend(mine.iter().map(|d| (d.to_string(), uid.to_string())));
             }
         } else if finalizers.iter().any(|f| f == FOREGROUND_FINALIZER) && mine.is_empty() {
             plan.release.push((key.clone(), FOREGROUND_FINALIZER));
@@ -84,28 +97,54 @@ fn plan(objects: &[(String, Arc<Value>)]) -> Plan {
 async fn collect(store: &Store) {
     let (objects, _) = store.cache().list(REGISTRY_PREFIX, None);
     let plan = plan(&objects);
-    let find = |key: &str| objects.iter().find(|(k, _)| k == key).map(|(_, o)| o.clone());
-    let options = WriteOptions { field_manager: Some("garbage-collector".into()), ..Default::default() };
+    let find = |key: &str| {
+        objects
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, o)| o.clone())
+    };
+    let options = WriteOptions {
+        field_manager: Some("garbage-collector".into()),
+        ..Default::default()
+    };
     for (key, propagation) in &plan.delete {
         if let Some(object) = find(key) {
-            let delete = DeleteOptions { propagation: Some(*propagation), ..Default::default() };
+            let delete = DeleteOptions {
+                propagation: Some(*propagation),
+                ..Default::default()
+            };
             super::delete_quietly(store, &object, &delete).await;
         }
     }
     for (key, owner_uid) in &plan.orphan {
         let Some(object) = find(key) else { continue };
-        let Some(resource) = super::resource_of(store, &object) else { continue };
+        let Some(resource) = super::resource_of(store, &object) else {
+            continue;
+        };
         let result = store
-            .update_with(&resource, object.namespace(), object.name().unwrap_or_default(), Subresource::Main, &options, false, |current| {
-                let mut new = current.cloned().unwrap_or_default();
-                if let Some(refs) = new.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
-                    refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(owner_uid));
-                    if refs.is_empty() {
-                        new["metadata"].as_object_mut().map(|m| m.remove("ownerReferences"));
+            .update_with(
+                &resource,
+                object.namespace(),
+                object.name().unwrap_or_default(),
+                Subresource::Main,
+                &options,
+                false,
+                |current| {
+                    let mut new = current.cloned().unwrap_or_default();
+                    if let Some(refs) = new
+                        .pointer_mut("/metadata/ownerReferences")
+                        .and_then(Value::as_array_mut)
+                    {
+                        refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(owner_uid));
+                        if refs.is_empty() {
+                            new["metadata"]
+                                .as_object_mut()
+                                .map(|m| m.remove("ownerReferences"));
+                        }
                     }
-                }
-                Ok(new)
-            })
+                    Ok(new)
+                },
+            )
             .await;
         if let Err(e) = result {
             tracing::debug!(key, error = %e, "could not orphan dependent");
@@ -113,14 +152,28 @@ async fn collect(store: &Store) {
     }
     for (key, finalizer) in &plan.release {
         let Some(owner) = find(key) else { continue };
-        let Some(resource) = super::resource_of(store, &owner) else { continue };
+        let Some(resource) = super::resource_of(store, &owner) else {
+            continue;
+        };
         let result = store
-            .update_with(&resource, owner.namespace(), owner.name().unwrap_or_default(), Subresource::Main, &options, false, |current| {
-                let mut new = current.cloned().unwrap_or_default();
-                let kept: Vec<String> = new.finalizers().into_iter().filter(|f| f != finalizer).collect();
-                set_finalizers(&mut new, &kept);
-                Ok(new)
-            })
+            .update_with(
+                &resource,
+                owner.namespace(),
+                owner.name().unwrap_or_default(),
+                Subresource::Main,
+                &options,
+                false,
+                |current| {
+                    let mut new = current.cloned().unwrap_or_default();
+                    let kept: Vec<String> = new
+                        .finalizers()
+                        .into_iter()
+                        .filter(|f| f != finalizer)
+                        .collect();
+                    set_finalizers(&mut new, &kept);
+                    Ok(new)
+                },
+            )
             .await;
         if let Err(e) = result {
             tracing::debug!(key, error = %e, "could not release owner");
@@ -133,10 +186,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(key: &str, uid: &str, owners: &[&str], finalizers: &[&str], deleting: bool) -> (String, Arc<Value>) {
+    fn obj(
+        key: &str,
+        uid: &str,
+        owners: &[&str],
+        finalizers: &[&str],
+        deleting: bool,
+    ) -> (String, Arc<Value>) {
         let mut meta = json!({"name": key, "uid": uid});
         if !owners.is_empty() {
-            meta["ownerReferences"] = owners.iter().map(|o| json!({"uid": o, "kind": "X", "name": "x", "apiVersion": "v1"})).collect();
+            meta["ownerReferences"] = owners
+                .iter()
+                .map(|o| json!({"uid": o, "kind": "X", "name": "x", "apiVersion": "v1"}))
+                .collect();
         }
         if !finalizers.is_empty() {
             meta["finalizers"] = json!(finalizers);
@@ -149,7 +211,10 @@ mod tests {
 
     #[test]
     fn orphans_of_missing_owners_are_deleted() {
-        let objects = vec![obj("rs", "u-rs", &["u-gone"], &[], false), obj("pod", "u-pod", &["u-rs"], &[], false)];
+        let objects = vec![
+            obj("rs", "u-rs", &["u-gone"], &[], false),
+            obj("pod", "u-pod", &["u-rs"], &[], false),
+        ];
         let p = plan(&objects);
         assert_eq!(p.delete, vec![("rs".to_string(), Propagation::Background)]);
     }
@@ -158,10 +223,16 @@ mod tests {
     fn foreground_deletes_dependents_then_releases_owner() {
         let owner = obj("deploy", "u-d", &[], &[FOREGROUND_FINALIZER], true);
         let with_child = plan(&[owner.clone(), obj("rs", "u-rs", &["u-d"], &[], false)]);
-        assert_eq!(with_child.delete, vec![("rs".to_string(), Propagation::Foreground)]);
+        assert_eq!(
+            with_child.delete,
+            vec![("rs".to_string(), Propagation::Foreground)]
+        );
         assert!(with_child.release.is_empty());
         let alone = plan(&[owner]);
-        assert_eq!(alone.release, vec![("deploy".to_string(), FOREGROUND_FINALIZER)]);
+        assert_eq!(
+            alone.release,
+            vec![("deploy".to_string(), FOREGROUND_FINALIZER)]
+        );
     }
 
     #[test]

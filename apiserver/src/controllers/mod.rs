@@ -61,15 +61,24 @@ pub(crate) fn resource_of(store: &Store, object: &Value) -> Option<Arc<Resource>
     let api_version = object.get("apiVersion")?.as_str()?;
     let kind = object.get("kind")?.as_str()?;
     let (group, version) = crate::registry::catalog::split_api_version(api_version);
-    store.catalog().by_gvk(&crate::registry::catalog::Gvk::new(group, version, kind))
+    store
+        .catalog()
+        .by_gvk(&crate::registry::catalog::Gvk::new(group, version, kind))
 }
 
 /// Deletes an object in the background, ignoring "already gone".
 pub(crate) async fn delete_quietly(store: &Store, object: &Value, options: &DeleteOptions) {
-    let Some(resource) = resource_of(store, object) else { return };
+    let Some(resource) = resource_of(store, object) else {
+        return;
+    };
     let name = object.name().unwrap_or_default();
-    match store.delete(&resource, object.namespace(), name, options).await {
+    match store
+        .delete(&resource, object.namespace(), name, options)
+        .await
+    {
         Ok(_) | Err(crate::registry::error::Error::NotFound { .. }) => {}
-        Err(e) => tracing::warn!(kind = %resource.kind, name, error = %e, "could not delete object"),
+        Err(e) => {
+            tracing::warn!(kind = %resource.kind, name, error = %e, "could not delete object")
+        }
     }
 }

@@ -15,7 +15,9 @@ const PREFIX: &str = "/registry/core/namespaces/";
 pub const KUBERNETES_FINALIZER: &str = "kubernetes";
 
 pub async fn run(store: Store, cancel: CancellationToken) {
-    let Ok((_, mut receiver, _)) = store.cache().watch(None) else { return };
+    let Ok(mut receiver) = store.cache().watch(None).map(|s| s.receiver) else {
+        return;
+    };
     loop {
         let (namespaces, _) = store.cache().list(PREFIX, None);
         let mut busy = false;
@@ -23,7 +25,11 @@ pub async fn run(store: Store, cancel: CancellationToken) {
             busy |= !terminate(&store, ns).await;
         }
         // While a namespace still drains, look again soon even without new events.
-        let resync = if busy { Duration::from_millis(500) } else { Duration::from_secs(10) };
+        let resync = if busy {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(10)
+        };
         if !super::next_batch(&mut receiver, "", &cancel, resync).await {
             return;
         }
@@ -39,11 +45,16 @@ async fn terminate(store: &Store, namespace: &Value) -> bool {
         if !prefixes.insert(resource.storage_prefix()) {
             continue;
         }
-        let (items, _) = store.cache().list(&format!("{}{name}/", resource.storage_prefix()), None);
+        let (items, _) = store
+            .cache()
+            .list(&format!("{}{name}/", resource.storage_prefix()), None);
         for (_, object) in items {
             remaining += 1;
             if !object.is_deleting() {
-                let options = DeleteOptions { propagation: Some(Propagation::Background), ..Default::default() };
+                let options = DeleteOptions {
+                    propagation: Some(Propagation::Background),
+                    ..Default::default()
+                };
                 super::delete_quietly(store, &object, &options).await;
             }
         }
@@ -51,19 +62,37 @@ async fn terminate(store: &Store, namespace: &Value) -> bool {
     if remaining > 0 {
         return false;
     }
-    let Some(namespaces) = store.catalog().get("", "v1", "namespaces") else { return false };
-    let options = WriteOptions { field_manager: Some("namespace-controller".into()), ..Default::default() };
+    let Some(namespaces) = store.catalog().get("", "v1", "namespaces") else {
+        return false;
+    };
+    let options = WriteOptions {
+        field_manager: Some("namespace-controller".into()),
+        ..Default::default()
+    };
     let result = store
-        .update_with(&namespaces, None, &name, Subresource::Main, &options, false, |current| {
-            let mut new = current.cloned().unwrap_or_default();
-            let kept: Vec<Value> = new
-                .pointer("/spec/finalizers")
-                .and_then(Value::as_array)
-                .map(|f| f.iter().filter(|v| *v != KUBERNETES_FINALIZER).cloned().collect())
-                .unwrap_or_default();
-            new["spec"]["finalizers"] = json!(kept);
-            Ok(new)
-        })
+        .update_with(
+            &namespaces,
+            None,
+            &name,
+            Subresource::Main,
+            &options,
+            false,
+            |current| {
+                let mut new = current.cloned().unwrap_or_default();
+                let kept: Vec<Value> = new
+                    .pointer("/spec/finalizers")
+                    .and_then(Value::as_array)
+                    .map(|f| {
+                        f.iter()
+                            .filter(|v| *v != KUBERNETES_FINALIZER)
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                new["spec"]["finalizers"] = json!(kept);
+                Ok(new)
+            },
+        )
         .await;
     match result {
         Ok(_) | Err(crate::registry::error::Error::NotFound { .. }) => true,

@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 use crate::registry::catalog::{Catalog, Resource, api_version};
 
 /// The media type kubectl and kube-rs ask for to get aggregated discovery.
-pub const AGGREGATED_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// Whether an `Accept` header asks for aggregated discovery v2.
 pub fn wants_aggregated(accept: &str) -> bool {
@@ -35,8 +36,12 @@ fn group_entry(catalog: &Catalog, group: &str) -> Value {
 
 /// `/apis` (legacy): `APIGroupList` of every non-core group.
 pub fn group_list(catalog: &Catalog) -> Value {
-    let groups: Vec<Value> =
-        catalog.groups().iter().filter(|g| !g.is_empty()).map(|g| group_entry(catalog, g)).collect();
+    let groups: Vec<Value> = catalog
+        .groups()
+        .iter()
+        .filter(|g| !g.is_empty())
+        .map(|g| group_entry(catalog, g))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -52,7 +57,11 @@ pub fn group(catalog: &Catalog, group: &str) -> Option<Value> {
 }
 
 fn resources_of(catalog: &Catalog, group: &str, version: &str) -> Vec<std::sync::Arc<Resource>> {
-    catalog.all().into_iter().filter(|r| r.group == group && r.version == version).collect()
+    catalog
+        .all()
+        .into_iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect()
 }
 
 /// `/api/v1`, `/apis/<g>/<v>`: `APIResourceList`, or `None` when not served.
@@ -82,7 +91,9 @@ pub fn resource_list(catalog: &Catalog, group: &str, version: &str) -> Option<Va
             entries.push(json!({"name": "namespaces/finalize", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["update"]}));
         }
     }
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": api_version(group, version), "resources": entries}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": api_version(group, version), "resources": entries}),
+    )
 }
 
 fn aggregated_resource(r: &Resource) -> Value {
@@ -117,8 +128,10 @@ fn aggregated_group(catalog: &Catalog, group: &str) -> Value {
         .group_versions(group)
         .iter()
         .map(|v| {
-            let resources: Vec<Value> =
-                resources_of(catalog, group, v).iter().map(|r| aggregated_resource(r)).collect();
+            let resources: Vec<Value> = resources_of(catalog, group, v)
+                .iter()
+                .map(|r| aggregated_resource(r))
+                .collect();
             json!({"version": v, "resources": resources, "freshness": "Current"})
         })
         .collect();
@@ -154,7 +167,10 @@ mod tests {
         assert_eq!(core["items"].as_array().map(Vec::len), Some(1));
         assert_eq!(core["items"][0]["metadata"]["name"], "");
         let apis = aggregated(&catalog, false);
-        let apps = apis["items"].as_array().and_then(|i| i.iter().find(|g| g["metadata"]["name"] == "apps")).expect("apps");
+        let apps = apis["items"]
+            .as_array()
+            .and_then(|i| i.iter().find(|g| g["metadata"]["name"] == "apps"))
+            .expect("apps");
         let deploy = apps["versions"][0]["resources"]
             .as_array()
             .and_then(|r| r.iter().find(|r| r["resource"] == "deployments"))
@@ -167,9 +183,17 @@ mod tests {
     fn legacy_lists_have_subresources() {
         let catalog = Catalog::with_native();
         let list = resource_list(&catalog, "apps", "v1").expect("apps/v1");
-        let names: Vec<&str> = list["resources"].as_array().expect("list").iter().filter_map(|r| r["name"].as_str()).collect();
+        let names: Vec<&str> = list["resources"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
         assert!(names.contains(&"deployments/scale") && names.contains(&"deployments/status"));
-        assert_eq!(group(&catalog, "autoscaling").expect("served")["preferredVersion"]["version"], "v2");
+        assert_eq!(
+            group(&catalog, "autoscaling").expect("served")["preferredVersion"]["version"],
+            "v2"
+        );
         assert!(resource_list(&catalog, "nope", "v1").is_none());
     }
 }

@@ -40,8 +40,16 @@ impl Ctx<'_> {
     }
 }
 
-pub(super) async fn handle(api: &Arc<Api>, path: ResourcePath, request: Request) -> Result<Response> {
-    let resource = api.store.catalog().get(&path.group, &path.version, &path.plural).ok_or(Error::NotFoundPath)?;
+pub(super) async fn handle(
+    api: &Arc<Api>,
+    path: ResourcePath,
+    request: Request,
+) -> Result<Response> {
+    let resource = api
+        .store
+        .catalog()
+        .get(&path.group, &path.version, &path.plural)
+        .ok_or(Error::NotFoundPath)?;
     if path.namespace.is_some() && !resource.namespaced {
         return Err(Error::NotFoundPath);
     }
@@ -57,34 +65,46 @@ pub(super) async fn handle(api: &Arc<Api>, path: ResourcePath, request: Request)
     };
     let body = match method {
         Method::GET | Method::HEAD => bytes::Bytes::new(),
-        _ => axum::body::to_bytes(body, request::MAX_BODY_BYTES).await.map_err(|_| {
-            Error::RequestEntityTooLarge(format!(
-                "the request body is larger than the limit of {} bytes",
-                request::MAX_BODY_BYTES
-            ))
-        })?,
+        _ => axum::body::to_bytes(body, request::MAX_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                Error::RequestEntityTooLarge(format!(
+                    "the request body is larger than the limit of {} bytes",
+                    request::MAX_BODY_BYTES
+                ))
+            })?,
     };
     let sub = path.subresource.as_deref();
     match (&method, ctx.name.is_some(), sub) {
         (&Method::GET, false, None) if ctx.query.flag("watch") => watch::serve(&ctx).await,
         (&Method::GET, false, None) => list(&ctx).await,
         (&Method::GET, true, None | Some("status")) => get(&ctx).await,
-        (&Method::GET, true, Some("scale")) if ctx.resource.scale.is_some() => scale::get(&ctx).await,
+        (&Method::GET, true, Some("scale")) if ctx.resource.scale.is_some() => {
+            scale::get(&ctx).await
+        }
         (&Method::POST, false, None) => create(&ctx, &body).await,
         (&Method::PUT, true, None) => update(&ctx, &body, Subresource::Main).await,
         (&Method::PUT, true, Some("status")) if ctx.resource.status_subresource => {
             update(&ctx, &body, Subresource::Status).await
         }
-        (&Method::PUT, true, Some("scale")) if ctx.resource.scale.is_some() => scale::update(&ctx, &body).await,
-        (&Method::PUT, true, Some("finalize")) if is_namespace(&ctx.resource) => finalize(&ctx, &body).await,
+        (&Method::PUT, true, Some("scale")) if ctx.resource.scale.is_some() => {
+            scale::update(&ctx, &body).await
+        }
+        (&Method::PUT, true, Some("finalize")) if is_namespace(&ctx.resource) => {
+            finalize(&ctx, &body).await
+        }
         (&Method::PATCH, true, None) => patch(&ctx, &body, Subresource::Main).await,
         (&Method::PATCH, true, Some("status")) if ctx.resource.status_subresource => {
             patch(&ctx, &body, Subresource::Status).await
         }
-        (&Method::PATCH, true, Some("scale")) if ctx.resource.scale.is_some() => scale::patch(&ctx, &body).await,
+        (&Method::PATCH, true, Some("scale")) if ctx.resource.scale.is_some() => {
+            scale::patch(&ctx, &body).await
+        }
         (&Method::DELETE, true, None) => delete(&ctx, &body).await,
         (&Method::DELETE, false, None) => delete_collection(&ctx, &body).await,
-        (_, _, Some(sub)) if !matches!(sub, "status" | "scale" | "finalize") => Err(Error::NotFoundPath),
+        (_, _, Some(sub)) if !matches!(sub, "status" | "scale" | "finalize") => {
+            Err(Error::NotFoundPath)
+        }
         _ => Err(Error::MethodNotAllowed(format!(
             "the server does not allow this method on the requested resource ({method} {})",
             ctx.resource.plural
@@ -98,8 +118,16 @@ fn is_namespace(resource: &Resource) -> bool {
 
 async fn get(ctx: &Ctx<'_>) -> Result<Response> {
     let output = request::output(&ctx.headers, &ctx.query)?;
-    let object = ctx.api.store.get(&ctx.resource, ctx.ns(), ctx.name()).await?;
-    Ok(respond(StatusCode::OK, &render_one(&ctx.resource, object, output), &[]))
+    let object = ctx
+        .api
+        .store
+        .get(&ctx.resource, ctx.ns(), ctx.name())
+        .await?;
+    Ok(respond(
+        StatusCode::OK,
+        &render_one(&ctx.resource, object, output),
+        &[],
+    ))
 }
 
 async fn list(ctx: &Ctx<'_>) -> Result<Response> {
@@ -107,15 +135,23 @@ async fn list(ctx: &Ctx<'_>) -> Result<Response> {
     let options = ListOptions {
         filter: ctx.query.filter(ctx.ns())?,
         limit: ctx.query.limit()?,
-        continue_token: ctx.query.get("continue").filter(|c| !c.is_empty()).map(str::to_string),
+        continue_token: ctx
+            .query
+            .get("continue")
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
         read_at: ctx.query.read_at()?,
     };
     let page = ctx.api.store.list(&ctx.resource, &options).await?;
-    Ok(respond(StatusCode::OK, &render_list(&ctx.resource, page, output), &[]))
+    Ok(respond(
+        StatusCode::OK,
+        &render_list(&ctx.resource, &page, output),
+        &[],
+    ))
 }
 
 /// A list as the client asked for it.
-fn render_list(resource: &Resource, page: Page, output: Output) -> Value {
+fn render_list(resource: &Resource, page: &Page, output: Output) -> Value {
     let mut list_meta = json!({"resourceVersion": page.revision.to_string()});
     if let Some(c) = &page.continue_token {
         list_meta["continue"] = json!(c);
@@ -126,7 +162,14 @@ fn render_list(resource: &Resource, page: Page, output: Output) -> Value {
     match output {
         Output::Table { include } => {
             let objects: Vec<Value> = page.items.iter().map(|o| (**o).clone()).collect();
-            table::table(resource, &objects, list_meta, include, false, jiff::Timestamp::now())
+            table::table(
+                resource,
+                &objects,
+                list_meta,
+                include,
+                false,
+                jiff::Timestamp::now(),
+            )
         }
         Output::PartialMetadata => json!({
             "kind": "PartialObjectMetadataList",
@@ -150,7 +193,14 @@ pub(super) fn render_one(resource: &Resource, object: Value, output: Output) -> 
         Output::PartialMetadata => partial_metadata(&object),
         Output::Table { include } => {
             let rv = object.resource_version().unwrap_or_default().to_string();
-            table::table(resource, &[object], json!({"resourceVersion": rv}), include, false, jiff::Timestamp::now())
+            table::table(
+                resource,
+                &[object],
+                json!({"resourceVersion": rv}),
+                include,
+                false,
+                jiff::Timestamp::now(),
+            )
         }
     }
 }
@@ -179,9 +229,15 @@ pub(super) fn check_fields(ctx: &Ctx<'_>, object: &mut Value) -> Result<Vec<Stri
     if unknown.is_empty() {
         return Ok(Vec::new());
     }
-    let described: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+    let described: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
     match mode {
-        FieldValidation::Strict => Err(Error::BadRequest(format!("strict decoding error: {}", described.join(", ")))),
+        FieldValidation::Strict => Err(Error::BadRequest(format!(
+            "strict decoding error: {}",
+            described.join(", ")
+        ))),
         FieldValidation::Warn => {
             ctx.api.openapi.prune(&ctx.resource, object);
             Ok(described)
@@ -201,8 +257,16 @@ async fn create(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
     let mut object = request::decode_object(&ctx.headers, body)?;
     let warnings = check_fields(ctx, &mut object)?;
     let options = ctx.query.write_options(&ctx.headers)?;
-    let created = ctx.api.store.create(&ctx.resource, ctx.ns(), object, &options).await?;
-    Ok(respond(StatusCode::CREATED, &render_one(&ctx.resource, created, output), &warnings))
+    let created = ctx
+        .api
+        .store
+        .create(&ctx.resource, ctx.ns(), object, &options)
+        .await?;
+    Ok(respond(
+        StatusCode::CREATED,
+        &render_one(&ctx.resource, created, output),
+        &warnings,
+    ))
 }
 
 async fn update(ctx: &Ctx<'_>, body: &[u8], sub: Subresource) -> Result<Response> {
@@ -210,23 +274,42 @@ async fn update(ctx: &Ctx<'_>, body: &[u8], sub: Subresource) -> Result<Response
     let mut object = request::decode_object(&ctx.headers, body)?;
     let warnings = check_fields(ctx, &mut object)?;
     let options = ctx.query.write_options(&ctx.headers)?;
-    let updated = ctx.api.store.update(&ctx.resource, ctx.ns(), ctx.name(), object, sub, &options).await?;
-    Ok(respond(StatusCode::OK, &render_one(&ctx.resource, updated, output), &warnings))
+    let updated = ctx
+        .api
+        .store
+        .update(&ctx.resource, ctx.ns(), ctx.name(), object, sub, &options)
+        .await?;
+    Ok(respond(
+        StatusCode::OK,
+        &render_one(&ctx.resource, updated, output),
+        &warnings,
+    ))
 }
 
 /// `PUT /api/v1/namespaces/<ns>/finalize`: only `spec.finalizers` changes.
 async fn finalize(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
     let object = request::decode_object(&ctx.headers, body)?;
-    let finalizers = object.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+    let finalizers = object
+        .pointer("/spec/finalizers")
+        .cloned()
+        .unwrap_or(json!([]));
     let options = ctx.query.write_options(&ctx.headers)?;
     let (updated, _) = ctx
         .api
         .store
-        .update_with(&ctx.resource, None, ctx.name(), Subresource::Main, &options, false, |current| {
-            let mut new = current.cloned().unwrap_or_default();
-            new["spec"]["finalizers"] = finalizers.clone();
-            Ok(new)
-        })
+        .update_with(
+            &ctx.resource,
+            None,
+            ctx.name(),
+            Subresource::Main,
+            &options,
+            false,
+            |current| {
+                let mut new = current.cloned().unwrap_or_default();
+                new["spec"]["finalizers"] = finalizers.clone();
+                Ok(new)
+            },
+        )
         .await?;
     Ok(respond(StatusCode::OK, &updated, &[]))
 }
@@ -251,7 +334,11 @@ fn patch_type(headers: &HeaderMap, resource: &Resource) -> Result<PatchType> {
             return Err(Error::UnsupportedMediaType(format!(
                 "the body of the request was in an unknown format ({other}) - accepted media types include: \
                  application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml{}",
-                if resource.is_custom() { "" } else { ", application/strategic-merge-patch+json" }
+                if resource.is_custom() {
+                    ""
+                } else {
+                    ", application/strategic-merge-patch+json"
+                }
             )));
         }
     };
@@ -266,7 +353,7 @@ pub(super) fn patch_error(e: patch::Error) -> Error {
                 .iter()
                 .map(|c| crate::registry::error::Cause {
                     reason: "FieldManagerConflict".into(),
-                    message: format!("conflict with \"{}\"", c.manager),
+                    message: c.message(),
                     field: c.field.clone(),
                 })
                 .collect(),
@@ -290,8 +377,9 @@ async fn patch(ctx: &Ctx<'_>, body: &[u8], sub: Subresource) -> Result<Response>
     let kind = patch_type(&ctx.headers, &ctx.resource)?;
     let patch_doc = match kind {
         PatchType::Apply => request::decode_yaml(body)?,
-        _ => serde_json::from_slice::<Value>(body)
-            .map_err(|e| Error::BadRequest(format!("the patch body could not be decoded as JSON: {e}")))?,
+        _ => serde_json::from_slice::<Value>(body).map_err(|e| {
+            Error::BadRequest(format!("the patch body could not be decoded as JSON: {e}"))
+        })?,
     };
     let mut options: WriteOptions = ctx.query.write_options(&ctx.headers)?;
     // The apply engine records ownership itself; the store must not add an Update entry.
@@ -310,54 +398,88 @@ async fn patch(ctx: &Ctx<'_>, body: &[u8], sub: Subresource) -> Result<Response>
                 .into(),
         ));
     }
-    let manager = options.field_manager.clone().unwrap_or_else(|| "unknown".into());
+    let manager = options
+        .field_manager
+        .clone()
+        .unwrap_or_else(|| "unknown".into());
     let gvk = ctx.resource.gvk();
     let mut warnings = Vec::new();
     let (result, created) = ctx
         .api
         .store
-        .update_with(&ctx.resource, ctx.ns(), ctx.name(), sub, &options, kind == PatchType::Apply, |current| {
-            let mut patched = match (kind, current) {
-                (PatchType::Json, Some(c)) => patch::json_patch(c, &patch_doc).map_err(patch_error)?,
-                (PatchType::Merge, Some(c)) => patch::merge_patch(c, &patch_doc),
-                (PatchType::Strategic, Some(c)) => {
-                    patch::strategic_merge_patch(c, &patch_doc, &gvk).map_err(patch_error)?
-                }
-                (PatchType::Apply, live) => {
-                    let apply_ctx = patch::ApplyContext {
-                        manager: manager.clone(),
-                        force,
-                        api_version: ctx.resource.api_version(),
-                        kind_gvk: gvk.clone(),
-                        now: now_rfc3339(),
-                        subresource: sub.name().map(str::to_string),
-                    };
-                    patch::apply(live, &patch_doc, &apply_ctx).map_err(patch_error)?
-                }
-                (_, None) => {
-                    return Err(Error::NotFound {
-                        group: ctx.resource.group.clone(),
-                        resource: ctx.resource.plural.clone(),
-                        name: ctx.name().into(),
-                    });
-                }
-            };
-            warnings = check_fields(ctx, &mut patched)?;
-            Ok(patched)
-        })
+        .update_with(
+            &ctx.resource,
+            ctx.ns(),
+            ctx.name(),
+            sub,
+            &options,
+            kind == PatchType::Apply,
+            |current| {
+                let mut patched = match (kind, current) {
+                    (PatchType::Json, Some(c)) => {
+                        patch::json_patch(c, &patch_doc).map_err(patch_error)?
+                    }
+                    (PatchType::Merge, Some(c)) => patch::merge_patch(c, &patch_doc),
+                    (PatchType::Strategic, Some(c)) => {
+                        patch::strategic_merge_patch(c, &patch_doc, &gvk).map_err(patch_error)?
+                    }
+                    (PatchType::Apply, live) => {
+                        let apply_ctx = patch::ApplyContext {
+                            manager: manager.clone(),
+                            force,
+                            api_version: ctx.resource.api_version(),
+                            kind_gvk: gvk.clone(),
+                            now: now_rfc3339(),
+                            subresource: sub.name().map(str::to_string),
+                        };
+                        patch::apply(live, &patch_doc, &apply_ctx).map_err(patch_error)?
+                    }
+                    (_, None) => {
+                        return Err(Error::NotFound {
+                            group: ctx.resource.group.clone(),
+                            resource: ctx.resource.plural.clone(),
+                            name: ctx.name().into(),
+                        });
+                    }
+                };
+                warnings = check_fields(ctx, &mut patched)?;
+                Ok(patched)
+            },
+        )
         .await
         .map_err(|e| with_identity(e, ctx))?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(respond(status, &render_one(&ctx.resource, result, output), &warnings))
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(respond(
+        status,
+        &render_one(&ctx.resource, result, output),
+        &warnings,
+    ))
 }
 
 /// Fills the resource and name into errors raised without them.
 fn with_identity(e: Error, ctx: &Ctx<'_>) -> Error {
     match e {
-        Error::Conflict { group, resource, name, message } if resource.is_empty() => Error::Conflict {
-            group: if group.is_empty() { ctx.resource.group.clone() } else { group },
+        Error::Conflict {
+            group,
+            resource,
+            name,
+            message,
+        } if resource.is_empty() => Error::Conflict {
+            group: if group.is_empty() {
+                ctx.resource.group.clone()
+            } else {
+                group
+            },
             resource: ctx.resource.plural.clone(),
-            name: if name.is_empty() { ctx.name().to_string() } else { name },
+            name: if name.is_empty() {
+                ctx.name().to_string()
+            } else {
+                name
+            },
             message,
         },
         Error::Invalid { causes, kind, .. } if kind.is_empty() => Error::Invalid {
@@ -372,18 +494,30 @@ fn with_identity(e: Error, ctx: &Ctx<'_>) -> Error {
 
 async fn delete(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
     let options = request::delete_options(&ctx.query, &ctx.headers, body)?;
-    let deleted = ctx.api.store.delete(&ctx.resource, ctx.ns(), ctx.name(), &options).await?;
+    let deleted = ctx
+        .api
+        .store
+        .delete(&ctx.resource, ctx.ns(), ctx.name(), &options)
+        .await?;
     Ok(respond(StatusCode::OK, &deleted.object, &[]))
 }
 
 async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
     let options = request::delete_options(&ctx.query, &ctx.headers, body)?;
-    let list_options = ListOptions { filter: ctx.query.filter(ctx.ns())?, ..Default::default() };
+    let list_options = ListOptions {
+        filter: ctx.query.filter(ctx.ns())?,
+        ..Default::default()
+    };
     let page = ctx.api.store.list(&ctx.resource, &list_options).await?;
     let mut items = Vec::new();
     for object in &page.items {
         let name = object.name().unwrap_or_default();
-        match ctx.api.store.delete(&ctx.resource, object.namespace(), name, &options).await {
+        match ctx
+            .api
+            .store
+            .delete(&ctx.resource, object.namespace(), name, &options)
+            .await
+        {
             Ok(deleted) => items.push(deleted.object),
             Err(Error::NotFound { .. }) => {}
             Err(e) => return Err(e),
@@ -401,7 +535,13 @@ async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
 /// Builds a streaming response body.
 pub(super) fn stream_response(body: Body, content_type: &'static str) -> Response {
     let mut response = Response::new(body);
-    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
     response
 }

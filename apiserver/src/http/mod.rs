@@ -45,13 +45,24 @@ async fn dispatch(State(api): State<Arc<Api>>, request: Request) -> Response {
     let (verb, resource) = metric_labels(request.method(), request.uri().query(), target.as_ref());
     let response = match target {
         None => error(&Error::NotFoundPath),
-        Some(target) => route(&api, target, request).await.unwrap_or_else(|e| error(&e)),
+        Some(target) => route(&api, target, request)
+            .await
+            .unwrap_or_else(|e| error(&e)),
     };
-    api.metrics.observe(&verb, &resource, response.status().as_u16(), started.elapsed());
+    api.metrics.observe(
+        &verb,
+        &resource,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 
-fn metric_labels(method: &Method, query: Option<&str>, target: Option<&Target>) -> (String, String) {
+fn metric_labels(
+    method: &Method,
+    query: Option<&str>,
+    target: Option<&Target>,
+) -> (String, String) {
     let resource = match target {
         Some(Target::Resource(r)) => match &r.subresource {
             Some(sub) => format!("{}/{sub}", r.plural),
@@ -60,14 +71,21 @@ fn metric_labels(method: &Method, query: Option<&str>, target: Option<&Target>) 
         Some(Target::Version) => "version".into(),
         Some(Target::Metrics) => "metrics".into(),
         Some(Target::Health(h)) => (*h).into(),
-        Some(Target::OpenApiRoot | Target::OpenApiGroupVersion { .. } | Target::OpenApiV2) => "openapi".into(),
+        Some(Target::OpenApiRoot | Target::OpenApiGroupVersion { .. } | Target::OpenApiV2) => {
+            "openapi".into()
+        }
         Some(_) => "discovery".into(),
         None => "unknown".into(),
     };
     let watching = query.is_some_and(|q| {
-        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "watch" && (v == "true" || v == "1"))
+        url::form_urlencoded::parse(q.as_bytes())
+            .any(|(k, v)| k == "watch" && (v == "true" || v == "1"))
     });
-    let verb = if watching { "WATCH".to_string() } else { method.as_str().to_string() };
+    let verb = if watching {
+        "WATCH".to_string()
+    } else {
+        method.as_str().to_string()
+    };
     (verb, resource)
 }
 
@@ -80,13 +98,26 @@ async fn route(api: &Arc<Api>, target: Target, request: Request) -> Result<Respo
             request.method()
         )));
     }
-    let accept = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     Ok(match target {
         Target::Version => ok_json(&version()),
-        Target::Health(_) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ok").into_response(),
+        Target::Health(_) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "ok",
+        )
+            .into_response(),
         Target::Metrics => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
             api.metrics.render(),
         )
             .into_response(),
@@ -98,13 +129,18 @@ async fn route(api: &Arc<Api>, target: Target, request: Request) -> Result<Respo
         }
         Target::LegacyRoot => ok_json(&discovery::legacy_versions()),
         Target::GroupsRoot => ok_json(&discovery::group_list(catalog)),
-        Target::Group(group) => ok_json(&discovery::group(catalog, &group).ok_or(Error::NotFoundPath)?),
-        Target::GroupVersion { group, version } => {
-            ok_json(&discovery::resource_list(catalog, &group, &version).ok_or(Error::NotFoundPath)?)
+        Target::Group(group) => {
+            ok_json(&discovery::group(catalog, &group).ok_or(Error::NotFoundPath)?)
         }
+        Target::GroupVersion { group, version } => ok_json(
+            &discovery::resource_list(catalog, &group, &version).ok_or(Error::NotFoundPath)?,
+        ),
         Target::OpenApiRoot => ok_json(&api.openapi.root(catalog)),
         Target::OpenApiGroupVersion { group, version } => {
-            let doc = api.openapi.group_version(catalog, &group, &version).ok_or(Error::NotFoundPath)?;
+            let doc = api
+                .openapi
+                .group_version(catalog, &group, &version)
+                .ok_or(Error::NotFoundPath)?;
             ok_json(&doc)
         }
         Target::OpenApiV2 => return Err(Error::NotFoundPath),
@@ -137,15 +173,19 @@ pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_default();
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
 fn aggregated(value: &Value) -> Response {
     let mut response = ok_json(value);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE),
+    );
     response
 }
 

@@ -13,11 +13,17 @@ pub enum Target {
     /// `/apis/<group>`
     Group(String),
     /// `/api/v1` or `/apis/<group>/<version>`
-    GroupVersion { group: String, version: String },
+    GroupVersion {
+        group: String,
+        version: String,
+    },
     /// `/openapi/v3`
     OpenApiRoot,
     /// `/openapi/v3/api/v1` or `/openapi/v3/apis/<group>/<version>`
-    OpenApiGroupVersion { group: String, version: String },
+    OpenApiGroupVersion {
+        group: String,
+        version: String,
+    },
     /// `/openapi/v2`
     OpenApiV2,
     /// A resource collection or object, possibly a subresource.
@@ -41,7 +47,11 @@ pub fn parse(path: &str) -> Option<Target> {
         .trim_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     let target = match s.as_slice() {
@@ -54,13 +64,23 @@ pub fn parse(path: &str) -> Option<Target> {
         ["apis"] => Target::GroupsRoot,
         ["openapi", "v2"] => Target::OpenApiV2,
         ["openapi", "v3"] => Target::OpenApiRoot,
-        ["openapi", "v3", "api", version] => Target::OpenApiGroupVersion { group: String::new(), version: version.to_string() },
-        ["openapi", "v3", "apis", group, version] => {
-            Target::OpenApiGroupVersion { group: group.to_string(), version: version.to_string() }
-        }
-        ["api", version] => Target::GroupVersion { group: String::new(), version: version.to_string() },
+        ["openapi", "v3", "api", version] => Target::OpenApiGroupVersion {
+            group: String::new(),
+            version: version.to_string(),
+        },
+        ["openapi", "v3", "apis", group, version] => Target::OpenApiGroupVersion {
+            group: group.to_string(),
+            version: version.to_string(),
+        },
+        ["api", version] => Target::GroupVersion {
+            group: String::new(),
+            version: version.to_string(),
+        },
         ["apis", group] => Target::Group(group.to_string()),
-        ["apis", group, version] => Target::GroupVersion { group: group.to_string(), version: version.to_string() },
+        ["apis", group, version] => Target::GroupVersion {
+            group: group.to_string(),
+            version: version.to_string(),
+        },
         ["api", version, rest @ ..] => Target::Resource(resource("", version, rest)?),
         ["apis", group, version, rest @ ..] => Target::Resource(resource(group, version, rest)?),
         _ => return None,
@@ -69,18 +89,26 @@ pub fn parse(path: &str) -> Option<Target> {
 }
 
 fn resource(group: &str, version: &str, rest: &[&str]) -> Option<ResourcePath> {
-    let base = ResourcePath { group: group.into(), version: version.into(), ..Default::default() };
-    let with = |namespace: Option<&str>, plural: &str, name: Option<&str>, sub: Option<&str>| ResourcePath {
-        namespace: namespace.map(str::to_string),
-        plural: plural.to_string(),
-        name: name.map(str::to_string),
-        subresource: sub.map(str::to_string),
-        ..base.clone()
+    let base = ResourcePath {
+        group: group.into(),
+        version: version.into(),
+        ..Default::default()
+    };
+    let with = |namespace: Option<&str>, plural: &str, name: Option<&str>, sub: Option<&str>| {
+        ResourcePath {
+            namespace: namespace.map(str::to_string),
+            plural: plural.to_string(),
+            name: name.map(str::to_string),
+            subresource: sub.map(str::to_string),
+            ..base.clone()
+        }
     };
     Some(match rest {
         // `namespaces/<ns>` alone is the Namespace object itself.
         ["namespaces", ns] => with(None, "namespaces", Some(ns), None),
-        ["namespaces", ns, "status" | "finalize"] => with(None, "namespaces", Some(ns), Some(rest[2])),
+        ["namespaces", ns, "status" | "finalize"] => {
+            with(None, "namespaces", Some(ns), Some(rest[2]))
+        }
         ["namespaces", ns, plural] => with(Some(ns), plural, None, None),
         ["namespaces", ns, plural, name] => with(Some(ns), plural, Some(name), None),
         ["namespaces", ns, plural, name, sub] => with(Some(ns), plural, Some(name), Some(sub)),
@@ -105,10 +133,19 @@ mod tests {
     #[test]
     fn parses_resource_paths() {
         let r = res("/apis/apps/v1/namespaces/default/deployments/web/scale");
-        assert_eq!((r.group.as_str(), r.namespace.as_deref(), r.plural.as_str()), ("apps", Some("default"), "deployments"));
-        assert_eq!((r.name.as_deref(), r.subresource.as_deref()), (Some("web"), Some("scale")));
+        assert_eq!(
+            (r.group.as_str(), r.namespace.as_deref(), r.plural.as_str()),
+            ("apps", Some("default"), "deployments")
+        );
+        assert_eq!(
+            (r.name.as_deref(), r.subresource.as_deref()),
+            (Some("web"), Some("scale"))
+        );
         let r = res("/api/v1/namespaces/kube-system");
-        assert_eq!((r.plural.as_str(), r.name.as_deref(), r.namespace), ("namespaces", Some("kube-system"), None));
+        assert_eq!(
+            (r.plural.as_str(), r.name.as_deref(), r.namespace),
+            ("namespaces", Some("kube-system"), None)
+        );
         let r = res("/api/v1/namespaces/x/finalize");
         assert_eq!(r.subresource.as_deref(), Some("finalize"));
         let r = res("/api/v1/pods");
@@ -121,10 +158,19 @@ mod tests {
     fn parses_discovery_and_openapi() {
         assert_eq!(parse("/api"), Some(Target::LegacyRoot));
         assert_eq!(parse("/apis/apps"), Some(Target::Group("apps".into())));
-        assert_eq!(parse("/api/v1"), Some(Target::GroupVersion { group: String::new(), version: "v1".into() }));
+        assert_eq!(
+            parse("/api/v1"),
+            Some(Target::GroupVersion {
+                group: String::new(),
+                version: "v1".into()
+            })
+        );
         assert_eq!(
             parse("/openapi/v3/apis/apps/v1"),
-            Some(Target::OpenApiGroupVersion { group: "apps".into(), version: "v1".into() })
+            Some(Target::OpenApiGroupVersion {
+                group: "apps".into(),
+                version: "v1".into()
+            })
         );
         assert_eq!(parse("/nothing/here"), None);
     }

@@ -19,16 +19,25 @@ pub struct Query {
 
 impl Query {
     pub fn parse(query: Option<&str>) -> Self {
-        let pairs = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+        let pairs = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
         Query { pairs }
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, key: &str) -> impl Iterator<Item = &str> {
-        self.pairs.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn flag(&self, key: &str) -> bool {
@@ -62,7 +71,11 @@ impl Query {
             Some(m) if !m.is_empty() => Some(m.to_string()),
             _ => user_agent_manager(headers),
         };
-        Ok(WriteOptions { dry_run: self.dry_run()?, field_manager: manager, applied: false })
+        Ok(WriteOptions {
+            dry_run: self.dry_run()?,
+            field_manager: manager,
+            applied: false,
+        })
     }
 
     pub fn field_validation(&self) -> Result<FieldValidation> {
@@ -86,7 +99,11 @@ impl Query {
             Some(s) => Some(FieldSelector::parse(s).map_err(|e| Error::BadRequest(e.to_string()))?),
             None => None,
         };
-        Ok(Filter { namespace: namespace.map(str::to_string), labels, fields })
+        Ok(Filter {
+            namespace: namespace.map(str::to_string),
+            labels,
+            fields,
+        })
     }
 
     /// `resourceVersion` + `resourceVersionMatch` of a list.
@@ -125,20 +142,20 @@ impl Query {
     pub fn limit(&self) -> Result<usize> {
         match self.get("limit").filter(|s| !s.is_empty()) {
             None => Ok(0),
-            Some(v) => v
-                .parse::<i64>()
-                .map(|n| n.max(0) as usize)
-                .map_err(|_| Error::BadRequest(format!("limit: Invalid value: \"{v}\": must be an integer"))),
+            Some(v) => v.parse::<i64>().map(|n| n.max(0) as usize).map_err(|_| {
+                Error::BadRequest(format!("limit: Invalid value: \"{v}\": must be an integer"))
+            }),
         }
     }
 }
 
 /// Parses a resource version string.
 pub fn parse_resource_version(v: &str) -> Result<i64> {
-    v.parse::<i64>()
-        .ok()
-        .filter(|n| *n >= 0)
-        .ok_or_else(|| Error::BadRequest(format!("Invalid value: \"{v}\": resourceVersion must be a non-negative integer")))
+    v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+        Error::BadRequest(format!(
+            "Invalid value: \"{v}\": resourceVersion must be a non-negative integer"
+        ))
+    })
 }
 
 /// Kubernetes' default field manager: the User-Agent up to its first `/`.
@@ -171,13 +188,17 @@ pub fn content_type(headers: &HeaderMap) -> String {
 pub fn decode_object(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
     let media = content_type(headers);
     let value = match media.as_str() {
-        "application/json" | "*/*" => serde_json::from_slice::<Value>(body)
-            .map_err(|e| Error::BadRequest(format!("the body of the request could not be decoded as JSON: {e}")))?,
+        "application/json" | "*/*" => serde_json::from_slice::<Value>(body).map_err(|e| {
+            Error::BadRequest(format!(
+                "the body of the request could not be decoded as JSON: {e}"
+            ))
+        })?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => decode_yaml(body)?,
         crate::protobuf::CONTENT_TYPE => crate::protobuf::decode(body).map_err(|e| match e {
-            crate::protobuf::Error::UnsupportedKind { .. } | crate::protobuf::Error::UnsupportedField { .. } => {
-                Error::UnsupportedMediaType(format!("{e}; send this object as application/json instead"))
-            }
+            crate::protobuf::Error::UnsupportedKind { .. }
+            | crate::protobuf::Error::UnsupportedField { .. } => Error::UnsupportedMediaType(
+                format!("{e}; send this object as application/json instead"),
+            ),
             other => Error::BadRequest(format!("the protobuf body could not be decoded: {other}")),
         })?,
         other => {
@@ -188,30 +209,52 @@ pub fn decode_object(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
         }
     };
     if !value.is_object() {
-        return Err(Error::BadRequest("the body of the request must be a JSON object".into()));
+        return Err(Error::BadRequest(
+            "the body of the request must be a JSON object".into(),
+        ));
     }
     Ok(value)
 }
 
 /// Decodes YAML (or JSON, which is YAML) into a JSON value.
 pub fn decode_yaml(body: &[u8]) -> Result<Value> {
-    let text = std::str::from_utf8(body).map_err(|_| Error::BadRequest("the YAML body is not valid UTF-8".into()))?;
-    serde_saphyr::from_str::<Value>(text)
-        .map_err(|e| Error::BadRequest(format!("the body of the request could not be decoded as YAML: {e}")))
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Error::BadRequest("the YAML body is not valid UTF-8".into()))?;
+    serde_saphyr::from_str::<Value>(text).map_err(|e| {
+        Error::BadRequest(format!(
+            "the body of the request could not be decoded as YAML: {e}"
+        ))
+    })
 }
 
 /// `DeleteOptions` from the body (JSON or protobuf, with or without apiVersion/kind) and query.
 pub fn delete_options(query: &Query, headers: &HeaderMap, body: &[u8]) -> Result<DeleteOptions> {
-    let body: Value = if body.iter().all(u8::is_ascii_whitespace) { Value::Null } else { decode_object(headers, body)? };
-    let mut options = DeleteOptions { dry_run: query.dry_run()?, ..Default::default() };
-    if body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All")) {
+    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        decode_object(headers, body)?
+    };
+    let mut options = DeleteOptions {
+        dry_run: query.dry_run()?,
+        ..Default::default()
+    };
+    if body
+        .get("dryRun")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|v| v == "All"))
+    {
         options.dry_run = true;
     }
-    let policy = body.get("propagationPolicy").and_then(Value::as_str).or(query.get("propagationPolicy"));
+    let policy = body
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .or(query.get("propagationPolicy"));
     options.propagation = match policy {
-        None | Some("") => match body.get("orphanDependents").and_then(Value::as_bool).or_else(|| {
-            query.get("orphanDependents").map(|v| v == "true")
-        }) {
+        None | Some("") => match body
+            .get("orphanDependents")
+            .and_then(Value::as_bool)
+            .or_else(|| query.get("orphanDependents").map(|v| v == "true"))
+        {
             Some(true) => Some(Propagation::Orphan),
             _ => None,
         },
@@ -230,7 +273,10 @@ pub fn delete_options(query: &Query, headers: &HeaderMap, body: &[u8]) -> Result
         .or_else(|| query.get("gracePeriodSeconds").and_then(|v| v.parse().ok()));
     if let Some(pre) = body.get("preconditions") {
         options.precondition_uid = pre.get("uid").and_then(Value::as_str).map(str::to_string);
-        options.precondition_resource_version = pre.get("resourceVersion").and_then(Value::as_str).map(str::to_string);
+        options.precondition_resource_version = pre
+            .get("resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string);
     }
     Ok(options)
 }
@@ -239,33 +285,41 @@ pub fn delete_options(query: &Query, headers: &HeaderMap, body: &[u8]) -> Result
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
     Object,
-    Table { include: crate::registry::table::IncludeObject },
+    Table {
+        include: crate::registry::table::IncludeObject,
+    },
     PartialMetadata,
 }
 
 /// Negotiates the response representation from `Accept` and `includeObject`.
 pub fn output(headers: &HeaderMap, query: &Query) -> Result<Output> {
-    let accept = headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    let accept = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
     let mut acceptable_json = false;
     for part in accept.split(',') {
         let params: Vec<&str> = part.split(';').map(str::trim).collect();
         let media = params.first().copied().unwrap_or_default();
         let as_ = params.iter().find_map(|p| p.strip_prefix("as="));
-        let group_ok = params.iter().any(|p| *p == "g=meta.k8s.io");
+        let group_ok = params.contains(&"g=meta.k8s.io");
         match (media, as_) {
             ("application/json", Some("Table")) if group_ok => {
-                use crate::registry::table::IncludeObject;
-                let include = match query.get("includeObject") {
-                    Some("None") => IncludeObject::None,
-                    Some("Object") => IncludeObject::Object,
-                    _ => IncludeObject::Metadata,
-                };
+                let include = query
+                    .get("includeObject")
+                    .unwrap_or_default()
+                    .parse::<crate::registry::table::IncludeObject>()
+                    .map_err(|e| Error::BadRequest(e.to_string()))?;
                 return Ok(Output::Table { include });
             }
-            ("application/json", Some("PartialObjectMetadata" | "PartialObjectMetadataList")) if group_ok => {
+            ("application/json", Some("PartialObjectMetadata" | "PartialObjectMetadataList"))
+                if group_ok =>
+            {
                 return Ok(Output::PartialMetadata);
             }
-            ("application/json" | "application/*" | "*/*" | "application/yaml", None) => acceptable_json = true,
+            ("application/json" | "application/*" | "*/*" | "application/yaml", None) => {
+                acceptable_json = true
+            }
             _ => {}
         }
     }
@@ -286,12 +340,23 @@ mod tests {
     #[test]
     fn resource_version_match_rules() {
         assert_eq!(Query::parse(None).read_at().expect("ok"), ReadAt::Latest);
-        assert_eq!(Query::parse(Some("resourceVersion=0")).read_at().expect("ok"), ReadAt::Any);
         assert_eq!(
-            Query::parse(Some("resourceVersion=7&resourceVersionMatch=Exact")).read_at().expect("ok"),
+            Query::parse(Some("resourceVersion=0"))
+                .read_at()
+                .expect("ok"),
+            ReadAt::Any
+        );
+        assert_eq!(
+            Query::parse(Some("resourceVersion=7&resourceVersionMatch=Exact"))
+                .read_at()
+                .expect("ok"),
             ReadAt::Exact(7)
         );
-        assert!(Query::parse(Some("resourceVersionMatch=Exact")).read_at().is_err());
+        assert!(
+            Query::parse(Some("resourceVersionMatch=Exact"))
+                .read_at()
+                .is_err()
+        );
         assert!(Query::parse(Some("resourceVersion=abc")).read_at().is_err());
     }
 
@@ -304,19 +369,38 @@ mod tests {
                 .parse()
                 .expect("header"),
         );
-        assert!(matches!(output(&headers, &Query::default()), Ok(Output::Table { .. })));
-        headers.insert(http::header::ACCEPT, "application/vnd.kubernetes.protobuf,application/json".parse().expect("h"));
-        assert_eq!(output(&headers, &Query::default()).expect("json"), Output::Object);
-        headers.insert(http::header::ACCEPT, "application/vnd.kubernetes.protobuf".parse().expect("h"));
+        assert!(matches!(
+            output(&headers, &Query::default()),
+            Ok(Output::Table { .. })
+        ));
+        headers.insert(
+            http::header::ACCEPT,
+            "application/vnd.kubernetes.protobuf,application/json"
+                .parse()
+                .expect("h"),
+        );
+        assert_eq!(
+            output(&headers, &Query::default()).expect("json"),
+            Output::Object
+        );
+        headers.insert(
+            http::header::ACCEPT,
+            "application/vnd.kubernetes.protobuf".parse().expect("h"),
+        );
         assert!(output(&headers, &Query::default()).is_err());
     }
 
     #[test]
     fn delete_options_from_kubectl_body() {
-        let opts = delete_options(&Query::default(), &HeaderMap::new(), br#"{"propagationPolicy":"Foreground"}"#)
-            .expect("valid");
+        let opts = delete_options(
+            &Query::default(),
+            &HeaderMap::new(),
+            br#"{"propagationPolicy":"Foreground"}"#,
+        )
+        .expect("valid");
         assert_eq!(opts.propagation, Some(Propagation::Foreground));
-        let empty = delete_options(&Query::parse(Some("dryRun=All")), &HeaderMap::new(), b"").expect("valid");
+        let empty = delete_options(&Query::parse(Some("dryRun=All")), &HeaderMap::new(), b"")
+            .expect("valid");
         assert!(empty.dry_run && empty.propagation.is_none());
     }
 }

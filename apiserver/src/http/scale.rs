@@ -19,7 +19,9 @@ fn paths(resource: &Resource) -> Result<&ScalePaths> {
 
 /// Reads a dotted path such as `.spec.replicas`.
 fn get_path<'a>(object: &'a Value, path: &str) -> Option<&'a Value> {
-    path.trim_start_matches('.').split('.').try_fold(object, |v, k| v.get(k))
+    path.trim_start_matches('.')
+        .split('.')
+        .try_fold(object, |v, k| v.get(k))
 }
 
 /// Writes a dotted path, creating intermediate objects.
@@ -41,14 +43,21 @@ fn set_path(object: &mut Value, path: &str, value: Value) {
 
 /// The selector string of a Scale: a string field as is, a LabelSelector object rendered.
 fn selector(resource: &Resource, object: &Value) -> String {
-    let native_selector = (!resource.is_custom()).then(|| object.pointer("/spec/selector")).flatten();
-    let found = match paths(resource).ok().and_then(|p| p.label_selector.as_deref()) {
+    let native_selector = (!resource.is_custom())
+        .then(|| object.pointer("/spec/selector"))
+        .flatten();
+    let found = match paths(resource)
+        .ok()
+        .and_then(|p| p.label_selector.as_deref())
+    {
         Some(path) => get_path(object, path).or(native_selector),
         None => native_selector,
     };
     match found {
         Some(Value::String(s)) => s.clone(),
-        Some(v @ Value::Object(_)) => LabelSelector::from_label_selector(v).map(|s| s.to_string()).unwrap_or_default(),
+        Some(v @ Value::Object(_)) => LabelSelector::from_label_selector(v)
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -57,7 +66,13 @@ fn to_scale(resource: &Resource, object: &Value) -> Result<Value> {
     let p = paths(resource)?;
     let meta = object.meta().cloned().unwrap_or_default();
     let mut scale_meta = serde_json::Map::new();
-    for field in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+    for field in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
         if let Some(v) = meta.get(field) {
             scale_meta.insert(field.into(), v.clone());
         }
@@ -75,46 +90,76 @@ fn to_scale(resource: &Resource, object: &Value) -> Result<Value> {
 }
 
 pub(super) async fn get(ctx: &Ctx<'_>) -> Result<Response> {
-    let object = ctx.api.store.get(&ctx.resource, ctx.ns(), ctx.name()).await?;
-    Ok(respond(StatusCode::OK, &to_scale(&ctx.resource, &object)?, &[]))
+    let object = ctx
+        .api
+        .store
+        .get(&ctx.resource, ctx.ns(), ctx.name())
+        .await?;
+    Ok(respond(
+        StatusCode::OK,
+        &to_scale(&ctx.resource, &object)?,
+        &[],
+    ))
 }
 
 /// Writes the replicas of a Scale to the parent object.
-async fn write(ctx: &Ctx<'_>, mut scale_of: impl FnMut(Value) -> Result<Value>) -> Result<Response> {
+async fn write(
+    ctx: &Ctx<'_>,
+    mut scale_of: impl FnMut(Value) -> Result<Value>,
+) -> Result<Response> {
     let p = paths(&ctx.resource)?.clone();
     let options = ctx.query.write_options(&ctx.headers)?;
     let resource = ctx.resource.clone();
     let (updated, _) = ctx
         .api
         .store
-        .update_with(&ctx.resource, ctx.ns(), ctx.name(), Subresource::Main, &options, false, |current| {
-            let current = current.cloned().unwrap_or_default();
-            let scale = scale_of(to_scale(&resource, &current)?)?;
-            let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
-            if replicas < 0 {
-                return Err(Error::invalid(
-                    "autoscaling",
-                    "Scale",
-                    current.name().unwrap_or_default(),
-                    "spec.replicas",
-                    format!("Invalid value: {replicas}: must be greater than or equal to 0"),
-                ));
-            }
-            let mut new = current.clone();
-            set_path(&mut new, &p.spec_replicas, json!(replicas));
-            // The Scale's resourceVersion is a precondition on the parent.
-            match scale.pointer("/metadata/resourceVersion").and_then(Value::as_str).filter(|s| !s.is_empty()) {
-                Some(rv) => set_path(&mut new, ".metadata.resourceVersion", json!(rv)),
-                None => {
-                    if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
-                        m.remove("resourceVersion");
+        .update_with(
+            &ctx.resource,
+            ctx.ns(),
+            ctx.name(),
+            Subresource::Main,
+            &options,
+            false,
+            |current| {
+                let current = current.cloned().unwrap_or_default();
+                let scale = scale_of(to_scale(&resource, &current)?)?;
+                let replicas = scale
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                if replicas < 0 {
+                    return Err(Error::invalid(
+                        "autoscaling",
+                        "Scale",
+                        current.name().unwrap_or_default(),
+                        "spec.replicas",
+                        format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+                    ));
+                }
+                let mut new = current;
+                set_path(&mut new, &p.spec_replicas, json!(replicas));
+                // The Scale's resourceVersion is a precondition on the parent.
+                match scale
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                {
+                    Some(rv) => set_path(&mut new, ".metadata.resourceVersion", json!(rv)),
+                    None => {
+                        if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+                            m.remove("resourceVersion");
+                        }
                     }
                 }
-            }
-            Ok(new)
-        })
+                Ok(new)
+            },
+        )
         .await?;
-    Ok(respond(StatusCode::OK, &to_scale(&ctx.resource, &updated)?, &[]))
+    Ok(respond(
+        StatusCode::OK,
+        &to_scale(&ctx.resource, &updated)?,
+        &[],
+    ))
 }
 
 pub(super) async fn update(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
@@ -123,11 +168,16 @@ pub(super) async fn update(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
 }
 
 pub(super) async fn patch(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
-    let doc: Value = serde_json::from_slice(body)
-        .map_err(|e| Error::BadRequest(format!("the patch body could not be decoded as JSON: {e}")))?;
+    let doc: Value = serde_json::from_slice(body).map_err(|e| {
+        Error::BadRequest(format!("the patch body could not be decoded as JSON: {e}"))
+    })?;
     let json_patch = request::content_type(&ctx.headers) == "application/json-patch+json";
     write(ctx, |current| {
-        if json_patch { patch::json_patch(&current, &doc).map_err(patch_error) } else { Ok(patch::merge_patch(&current, &doc)) }
+        if json_patch {
+            patch::json_patch(&current, &doc).map_err(patch_error)
+        } else {
+            Ok(patch::merge_patch(&current, &doc))
+        }
     })
     .await
 }
@@ -139,7 +189,9 @@ mod tests {
 
     #[test]
     fn deployment_scale_view() {
-        let deployments = Catalog::with_native().get("apps", "v1", "deployments").expect("served");
+        let deployments = Catalog::with_native()
+            .get("apps", "v1", "deployments")
+            .expect("served");
         let d = json!({"metadata": {"name": "web", "namespace": "default", "resourceVersion": "9"},
             "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}}, "status": {"replicas": 2}});
         let s = to_scale(&deployments, &d).expect("scale");

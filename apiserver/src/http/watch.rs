@@ -46,13 +46,14 @@ pub(super) async fn serve(ctx: &Ctx<'_>) -> Result<Response> {
             "allowWatchBookmarks: Forbidden: allowWatchBookmarks must be true when sendInitialEvents is true".into(),
         ));
     }
-    let timeout = match ctx.query.get("timeoutSeconds").filter(|s| !s.is_empty()) {
-        Some(v) => Duration::from_secs(
-            v.parse::<u64>().map_err(|_| Error::BadRequest(format!("timeoutSeconds: Invalid value: \"{v}\"")))?,
-        ),
-        // Like kube-apiserver: a random time between 30 and 60 minutes.
-        None => Duration::from_secs(1800 + rand::random_range(0..1800)),
-    };
+    let timeout =
+        match ctx.query.get("timeoutSeconds").filter(|s| !s.is_empty()) {
+            Some(v) => Duration::from_secs(v.parse::<u64>().map_err(|_| {
+                Error::BadRequest(format!("timeoutSeconds: Invalid value: \"{v}\""))
+            })?),
+            // Like kube-apiserver: a random time between 30 and 60 minutes.
+            None => Duration::from_secs(1800 + rand::random_range(0..1800)),
+        };
     let render = Render { output };
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
     match ctx.api.store.watch(&ctx.resource, filter, from).await {
@@ -67,11 +68,16 @@ pub(super) async fn serve(ctx: &Ctx<'_>) -> Result<Response> {
         }
         Err(e @ Error::Expired(_)) => {
             // Kubernetes starts the stream and reports the expiry as its only event.
-            let _ = tx.send(Ok(line(&json!({"type": "ERROR", "object": e.to_status()})))).await;
+            let _ = tx
+                .send(Ok(line(&json!({"type": "ERROR", "object": e.to_status()}))))
+                .await;
         }
         Err(e) => return Err(e),
     }
-    Ok(stream_response(Body::from_stream(ReceiverStream::new(rx)), "application/json"))
+    Ok(stream_response(
+        Body::from_stream(ReceiverStream::new(rx)),
+        "application/json",
+    ))
 }
 
 fn line(value: &Value) -> Bytes {
@@ -143,7 +149,11 @@ fn encode_event(watch: &Watch, event: &Event, render: Render, headers_sent: &mut
         Output::Object => (*event.object).clone(),
         Output::PartialMetadata => partial_metadata(&event.object),
         Output::Table { include } => {
-            let rv = event.object.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+            let rv = event
+                .object
+                .pointer("/metadata/resourceVersion")
+                .cloned()
+                .unwrap_or(Value::Null);
             let table = table::table(
                 watch.resource(),
                 &[(*event.object).clone()],

@@ -1,9 +1,9 @@
 //! Sets of field paths, as owned by a field manager, and their `FieldsV1` JSON encoding.
-//!
-//! A path is a list of elements written as Kubernetes writes them in `fieldsV1`:
-//! `f:<field>` for an object field, `k:<json of key fields>` for an element of an associative
-//! list, `v:<json>` for an element of a set, `i:<index>` for a positional element. Element
-//! strings are canonical (key fields sorted, compact JSON), so paths compare as strings.
+
+// A path is a list of elements written as Kubernetes writes them in `fieldsV1`:
+// `f:<field>` for an object field, `k:<json of key fields>` for an element of an associative
+// list, `v:<json>` for an element of a set, `i:<index>` for a positional element. Element
+// strings are canonical (key fields sorted, compact JSON), so paths compare as strings.
 
 use std::collections::BTreeMap;
 

@@ -1,11 +1,11 @@
 //! Per-kind merge metadata: which lists merge by key, which are sets, which objects are atomic.
-//!
-//! Strategic merge patch (patchStrategy/patchMergeKey) and server-side apply
-//! (x-kubernetes-list-type/list-map-keys) read different annotations of the same Go types, so
-//! one rule carries both. Rules live in a tree indexed by field name; list elements do not add a
-//! level, so `spec.containers.env` names the `env` list of every container. Shared structures
-//! (object metadata, pod specs, containers) are written once and mounted wherever a kind embeds
-//! them.
+
+// Strategic merge patch (patchStrategy/patchMergeKey) and server-side apply
+// (x-kubernetes-list-type/list-map-keys) read different annotations of the same Go types, so
+// one rule carries both. Rules live in a tree indexed by field name; list elements do not add a
+// level, so `spec.containers.env` names the `env` list of every container. Shared structures
+// (object metadata, pod specs, containers) are written once and mounted wherever a kind embeds
+// them.
 
 use std::collections::BTreeMap;
 

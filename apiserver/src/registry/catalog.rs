@@ -13,7 +13,11 @@ pub struct Gvk {
 
 impl Gvk {
     pub fn new(group: &str, version: &str, kind: &str) -> Self {
-        Gvk { group: group.into(), version: version.into(), kind: kind.into() }
+        Gvk {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+        }
     }
 
     /// The `apiVersion` string: `v1` for the core group, `group/version` otherwise.
@@ -24,7 +28,11 @@ impl Gvk {
 
 /// The `apiVersion` of a group and version.
 pub fn api_version(group: &str, version: &str) -> String {
-    if group.is_empty() { version.to_string() } else { format!("{group}/{version}") }
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    }
 }
 
 /// Splits an `apiVersion` into group and version.
@@ -108,12 +116,25 @@ impl Resource {
 
     /// The verbs served on the main resource.
     pub fn verbs(&self) -> &'static [&'static str] {
-        &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        &[
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ]
     }
 
     /// The storage key prefix of this resource: shared by every version of the kind.
     pub fn storage_prefix(&self) -> String {
-        let group = if self.group.is_empty() { "core" } else { &self.group };
+        let group = if self.group.is_empty() {
+            "core"
+        } else {
+            &self.group
+        };
         format!("/registry/{group}/{}/", self.plural)
     }
 
@@ -153,7 +174,11 @@ impl Catalog {
     /// Adds or replaces a resource.
     pub fn insert(&self, resource: Resource) {
         let mut inner = self.inner.write().expect("catalog lock");
-        let key = (resource.group.clone(), resource.version.clone(), resource.plural.clone());
+        let key = (
+            resource.group.clone(),
+            resource.version.clone(),
+            resource.plural.clone(),
+        );
         inner.resources.insert(key, Arc::new(resource));
         inner.generation += 1;
     }
@@ -174,7 +199,10 @@ impl Catalog {
     /// Looks a resource up by URL parts.
     pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<Arc<Resource>> {
         let inner = self.inner.read().expect("catalog lock");
-        inner.resources.get(&(group.to_string(), version.to_string(), plural.to_string())).cloned()
+        inner
+            .resources
+            .get(&(group.to_string(), version.to_string(), plural.to_string()))
+            .cloned()
     }
 
     /// Looks a resource up by group, version and kind.
@@ -189,7 +217,13 @@ impl Catalog {
 
     /// Every served resource, ordered by group, version and plural.
     pub fn all(&self) -> Vec<Arc<Resource>> {
-        self.inner.read().expect("catalog lock").resources.values().cloned().collect()
+        self.inner
+            .read()
+            .expect("catalog lock")
+            .resources
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Every version of one group, preferred version first, then in Kubernetes version order.
@@ -222,7 +256,12 @@ impl Catalog {
     /// Every version of the kind that `resource` belongs to (same group and plural).
     pub fn versions_of(&self, group: &str, plural: &str) -> Vec<Arc<Resource>> {
         let inner = self.inner.read().expect("catalog lock");
-        inner.resources.values().filter(|r| r.group == group && r.plural == plural).cloned().collect()
+        inner
+            .resources
+            .values()
+            .filter(|r| r.group == group && r.plural == plural)
+            .cloned()
+            .collect()
     }
 }
 
@@ -261,16 +300,24 @@ mod tests {
     fn versions_sort_like_kubernetes() {
         let mut v = vec!["v1alpha1", "v2", "foo", "v1beta2", "v1", "v1beta1", "v10"];
         v.sort_by(|a, b| compare_versions(a, b));
-        assert_eq!(v, ["v10", "v2", "v1", "v1beta2", "v1beta1", "v1alpha1", "foo"]);
+        assert_eq!(
+            v,
+            ["v10", "v2", "v1", "v1beta2", "v1beta1", "v1alpha1", "foo"]
+        );
     }
 
     #[test]
     fn native_catalog_finds_deployments() {
         let c = Catalog::with_native();
-        let d = c.get("apps", "v1", "deployments").expect("deployments served");
+        let d = c
+            .get("apps", "v1", "deployments")
+            .expect("deployments served");
         assert_eq!(d.kind, "Deployment");
         assert!(d.namespaced && d.status_subresource && d.scale.is_some());
-        assert_eq!(d.storage_key(Some("default"), "web"), "/registry/apps/deployments/default/web");
+        assert_eq!(
+            d.storage_key(Some("default"), "web"),
+            "/registry/apps/deployments/default/web"
+        );
         assert_eq!(c.groups()[0], "");
         assert_eq!(c.group_versions("autoscaling"), ["v2", "v1"]);
     }

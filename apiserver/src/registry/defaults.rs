@@ -7,60 +7,62 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
     match (group, kind) {
         ("", "Namespace") => {
             let spec = child(object, "spec");
-            spec.entry("finalizers").or_insert_with(|| json!(["kubernetes"]));
-            child(object, "status").entry("phase").or_insert_with(|| json!("Active"));
+            set_default(spec, "finalizers", json!(["kubernetes"]));
+            set_default(child(object, "status"), "phase", json!("Active"));
         }
         ("", "Secret") => {
-            object.as_object_mut().map(|o| o.entry("type").or_insert_with(|| json!("Opaque")));
+            if let Some(o) = object.as_object_mut() {
+                set_default(o, "type", json!("Opaque"));
+            }
         }
         ("", "Service") => service(object),
         ("", "Pod") => pod_spec(child(object, "spec")),
         ("", "PodTemplate") => pod_template(child(object, "template")),
         ("", "ReplicationController") => {
             let spec = child(object, "spec");
-            spec.entry("replicas").or_insert_with(|| json!(1));
+            set_default(spec, "replicas", json!(1));
             pod_template(child_of(spec, "template"));
         }
         ("apps", "Deployment") => {
             let spec = child(object, "spec");
-            spec.entry("replicas").or_insert_with(|| json!(1));
-            spec.entry("revisionHistoryLimit").or_insert_with(|| json!(10));
-            spec.entry("progressDeadlineSeconds").or_insert_with(|| json!(600));
+            set_default(spec, "replicas", json!(1));
+            set_default(spec, "revisionHistoryLimit", json!(10));
+            set_default(spec, "progressDeadlineSeconds", json!(600));
             let strategy = child_of(spec, "strategy");
-            strategy.entry("type").or_insert_with(|| json!("RollingUpdate"));
+            set_default(strategy, "type", json!("RollingUpdate"));
             if strategy.get("type") == Some(&json!("RollingUpdate")) {
                 let rolling = child_of(strategy, "rollingUpdate");
-                rolling.entry("maxUnavailable").or_insert_with(|| json!("25%"));
-                rolling.entry("maxSurge").or_insert_with(|| json!("25%"));
+                set_default(rolling, "maxUnavailable", json!("25%"));
+                set_default(rolling, "maxSurge", json!("25%"));
             }
             pod_template(child_of(spec, "template"));
         }
         ("apps", "ReplicaSet") => {
             let spec = child(object, "spec");
-            spec.entry("replicas").or_insert_with(|| json!(1));
+            set_default(spec, "replicas", json!(1));
             pod_template(child_of(spec, "template"));
         }
         ("apps", "StatefulSet") => {
             let spec = child(object, "spec");
-            spec.entry("replicas").or_insert_with(|| json!(1));
-            spec.entry("podManagementPolicy").or_insert_with(|| json!("OrderedReady"));
-            spec.entry("revisionHistoryLimit").or_insert_with(|| json!(10));
+            set_default(spec, "replicas", json!(1));
+            set_default(spec, "podManagementPolicy", json!("OrderedReady"));
+            set_default(spec, "revisionHistoryLimit", json!(10));
             let strategy = child_of(spec, "updateStrategy");
-            strategy.entry("type").or_insert_with(|| json!("RollingUpdate"));
+            set_default(strategy, "type", json!("RollingUpdate"));
             if strategy.get("type") == Some(&json!("RollingUpdate")) {
-                child_of(strategy, "rollingUpdate").entry("partition").or_insert_with(|| json!(0));
+                set_default(child_of(strategy, "rollingUpdate"), "partition", json!(0));
             }
             pod_template(child_of(spec, "template"));
         }
         ("apps", "DaemonSet") => {
             let spec = child(object, "spec");
-            spec.entry("revisionHistoryLimit").or_insert_with(|| json!(10));
+            set_default(spec, "revisionHistoryLimit", json!(10));
             let strategy = child_of(spec, "updateStrategy");
-            strategy.entry("type").or_insert_with(|| json!("RollingUpdate"));
+            set_default(strategy, "type", json!("RollingUpdate"));
             if strategy.get("type") == Some(&json!("RollingUpdate")) {
                 let rolling = child_of(strategy, "rollingUpdate");
-                rolling.entry("maxUnavailable").or_insert_with(|| json!(1));
-                rolling.entry("maxSurge").or_insert_with(|| json!(0));
+                set_default(rolling, "maxUnavailable", json!(1));
+                set_default(rolling, "maxSurge", json!(0));
             }
             pod_template(child_of(spec, "template"));
         }
@@ -70,10 +72,10 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
         }
         ("batch", "CronJob") => {
             let spec = child(object, "spec");
-            spec.entry("concurrencyPolicy").or_insert_with(|| json!("Allow"));
-            spec.entry("suspend").or_insert_with(|| json!(false));
-            spec.entry("successfulJobsHistoryLimit").or_insert_with(|| json!(3));
-            spec.entry("failedJobsHistoryLimit").or_insert_with(|| json!(1));
+            set_default(spec, "concurrencyPolicy", json!("Allow"));
+            set_default(spec, "suspend", json!(false));
+            set_default(spec, "successfulJobsHistoryLimit", json!(3));
+            set_default(spec, "failedJobsHistoryLimit", json!(1));
             let job = child_of(child_of(spec, "jobTemplate"), "spec");
             job_spec(job);
         }
@@ -82,9 +84,9 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
 }
 
 fn job_spec(spec: &mut Map<String, Value>) {
-    spec.entry("backoffLimit").or_insert_with(|| json!(6));
-    spec.entry("completionMode").or_insert_with(|| json!("NonIndexed"));
-    spec.entry("suspend").or_insert_with(|| json!(false));
+    set_default(spec, "backoffLimit", json!(6));
+    set_default(spec, "completionMode", json!("NonIndexed"));
+    set_default(spec, "suspend", json!(false));
     let parallel = spec.get("parallelism").is_none();
     if parallel {
         spec.insert("parallelism".into(), json!(1));
@@ -98,13 +100,17 @@ fn job_spec(spec: &mut Map<String, Value>) {
 
 fn service(object: &mut Value) {
     let spec = child(object, "spec");
-    spec.entry("type").or_insert_with(|| json!("ClusterIP"));
-    spec.entry("sessionAffinity").or_insert_with(|| json!("None"));
+    set_default(spec, "type", json!("ClusterIP"));
+    set_default(spec, "sessionAffinity", json!("None"));
     if let Some(Value::Array(ports)) = spec.get_mut("ports") {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
-            port.entry("protocol").or_insert_with(|| json!("TCP"));
-            if let Some(p) = port.get("port").cloned() {
-                port.entry("targetPort").or_insert(p);
+            set_default(port, "protocol", json!("TCP"));
+            // A zero targetPort (what Go clients send for "unset") means "same as port".
+            let unset = matches!(port.get("targetPort"), None | Some(Value::Null))
+                || port["targetPort"] == json!(0)
+                || port["targetPort"] == json!("");
+            if unset && let Some(p) = port.get("port").cloned() {
+                port.insert("targetPort".into(), p);
             }
         }
     }
@@ -115,11 +121,11 @@ fn pod_template(template: &mut Map<String, Value>) {
 }
 
 fn pod_spec(spec: &mut Map<String, Value>) {
-    spec.entry("restartPolicy").or_insert_with(|| json!("Always"));
-    spec.entry("terminationGracePeriodSeconds").or_insert_with(|| json!(30));
-    spec.entry("dnsPolicy").or_insert_with(|| json!("ClusterFirst"));
-    spec.entry("schedulerName").or_insert_with(|| json!("default-scheduler"));
-    spec.entry("securityContext").or_insert_with(|| json!({}));
+    set_default(spec, "restartPolicy", json!("Always"));
+    set_default(spec, "terminationGracePeriodSeconds", json!(30));
+    set_default(spec, "dnsPolicy", json!("ClusterFirst"));
+    set_default(spec, "schedulerName", json!("default-scheduler"));
+    set_default(spec, "securityContext", json!({}));
     for list in ["containers", "initContainers"] {
         if let Some(Value::Array(containers)) = spec.get_mut(list) {
             for c in containers.iter_mut().filter_map(Value::as_object_mut) {
@@ -130,15 +136,19 @@ fn pod_spec(spec: &mut Map<String, Value>) {
 }
 
 fn container(c: &mut Map<String, Value>) {
-    c.entry("terminationMessagePath").or_insert_with(|| json!("/dev/termination-log"));
-    c.entry("terminationMessagePolicy").or_insert_with(|| json!("File"));
+    set_default(c, "terminationMessagePath", json!("/dev/termination-log"));
+    set_default(c, "terminationMessagePolicy", json!("File"));
     let image = c.get("image").and_then(Value::as_str).unwrap_or_default();
-    let policy = if image_uses_latest(image) { "Always" } else { "IfNotPresent" };
-    c.entry("imagePullPolicy").or_insert_with(|| json!(policy));
-    c.entry("resources").or_insert_with(|| json!({}));
+    let policy = if image_uses_latest(image) {
+        "Always"
+    } else {
+        "IfNotPresent"
+    };
+    set_default(c, "imagePullPolicy", json!(policy));
+    set_default(c, "resources", json!({}));
     if let Some(Value::Array(ports)) = c.get_mut("ports") {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
-            port.entry("protocol").or_insert_with(|| json!("TCP"));
+            set_default(port, "protocol", json!("TCP"));
         }
     }
 }
@@ -153,6 +163,17 @@ fn image_uses_latest(image: &str) -> bool {
         Some((_, tag)) => tag == "latest",
         None => true,
     }
+}
+
+/// Sets `key` unless the client gave it a value. Go clients (and protobuf bodies) send
+/// unset strings as `""`, which Kubernetes defaults like a missing field.
+fn set_default(map: &mut Map<String, Value>, key: &str, value: Value) {
+    match map.get(key) {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if s.is_empty() => {}
+        Some(_) => return,
+    }
+    map.insert(key.to_string(), value);
 }
 
 /// The child map `key` of the object, created if missing.
@@ -202,6 +223,18 @@ mod tests {
         assert!(image_uses_latest("registry:5000/nginx"));
         assert!(!image_uses_latest("registry:5000/nginx:1.25"));
         assert!(!image_uses_latest("nginx@sha256:abc"));
+    }
+
+    #[test]
+    fn empty_strings_from_go_clients_are_defaulted() {
+        let mut d = json!({"spec": {"strategy": {"type": ""}, "template": {"spec": {"restartPolicy": "", "containers": [{"name": "c", "image": "nginx", "imagePullPolicy": ""}]}}}});
+        apply("apps", "Deployment", &mut d);
+        assert_eq!(d["spec"]["strategy"]["type"], "RollingUpdate");
+        assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "Always");
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"],
+            "Always"
+        );
     }
 
     #[test]

@@ -16,16 +16,41 @@ pub struct Cause {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{resource}{} \"{name}\" not found", group_suffix(group))]
-    NotFound { group: String, resource: String, name: String },
+    NotFound {
+        group: String,
+        resource: String,
+        name: String,
+    },
     #[error("{resource}{} \"{name}\" already exists", group_suffix(group))]
-    AlreadyExists { group: String, resource: String, name: String },
-    #[error("Operation cannot be fulfilled on {resource}{} \"{name}\": {message}", group_suffix(group))]
-    Conflict { group: String, resource: String, name: String, message: String },
+    AlreadyExists {
+        group: String,
+        resource: String,
+        name: String,
+    },
+    #[error(
+        "Operation cannot be fulfilled on {resource}{} \"{name}\": {message}",
+        group_suffix(group)
+    )]
+    Conflict {
+        group: String,
+        resource: String,
+        name: String,
+        message: String,
+    },
     /// A server-side apply that would change fields other managers own.
     #[error("{message}")]
     ApplyConflict { message: String, causes: Vec<Cause> },
-    #[error("{kind}{} \"{name}\" is invalid: {}", group_suffix(group), render_causes(causes))]
-    Invalid { group: String, kind: String, name: String, causes: Vec<Cause> },
+    #[error(
+        "{kind}{} \"{name}\" is invalid: {}",
+        group_suffix(group),
+        render_causes(causes)
+    )]
+    Invalid {
+        group: String,
+        kind: String,
+        name: String,
+        causes: Vec<Cause>,
+    },
     /// A path the server does not serve at all.
     #[error("the server could not find the requested resource")]
     NotFoundPath,
@@ -55,13 +80,23 @@ pub enum Error {
 }
 
 fn group_suffix(group: &str) -> String {
-    if group.is_empty() { String::new() } else { format!(".{group}") }
+    if group.is_empty() {
+        String::new()
+    } else {
+        format!(".{group}")
+    }
 }
 
 fn render_causes(causes: &[Cause]) -> String {
     let parts: Vec<String> = causes
         .iter()
-        .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
+        .map(|c| {
+            if c.field.is_empty() {
+                c.message.clone()
+            } else {
+                format!("{}: {}", c.field, c.message)
+            }
+        })
         .collect();
     match parts.len() {
         0 => "invalid object".into(),
@@ -72,12 +107,22 @@ fn render_causes(causes: &[Cause]) -> String {
 
 impl Error {
     /// A single-cause `Invalid` error.
-    pub fn invalid(group: &str, kind: &str, name: &str, field: &str, message: impl Into<String>) -> Self {
+    pub fn invalid(
+        group: &str,
+        kind: &str,
+        name: &str,
+        field: &str,
+        message: impl Into<String>,
+    ) -> Self {
         Error::Invalid {
             group: group.into(),
             kind: kind.into(),
             name: name.into(),
-            causes: vec![Cause { reason: "FieldValueInvalid".into(), message: message.into(), field: field.into() }],
+            causes: vec![Cause {
+                reason: "FieldValueInvalid".into(),
+                message: message.into(),
+                field: field.into(),
+            }],
         }
     }
 
@@ -85,7 +130,9 @@ impl Error {
     pub fn code(&self) -> u16 {
         match self {
             Error::NotFound { .. } | Error::NotFoundPath => 404,
-            Error::AlreadyExists { .. } | Error::Conflict { .. } | Error::ApplyConflict { .. } => 409,
+            Error::AlreadyExists { .. } | Error::Conflict { .. } | Error::ApplyConflict { .. } => {
+                409
+            }
             Error::Invalid { .. } => 422,
             Error::BadRequest(_) => 400,
             Error::Forbidden(_) => 403,
@@ -125,9 +172,22 @@ impl Error {
     pub fn to_status(&self) -> serde_json::Value {
         let mut details = serde_json::Map::new();
         match self {
-            Error::NotFound { group, resource, name }
-            | Error::AlreadyExists { group, resource, name }
-            | Error::Conflict { group, resource, name, .. } => {
+            Error::NotFound {
+                group,
+                resource,
+                name,
+            }
+            | Error::AlreadyExists {
+                group,
+                resource,
+                name,
+            }
+            | Error::Conflict {
+                group,
+                resource,
+                name,
+                ..
+            } => {
                 details.insert("name".into(), name.clone().into());
                 if !group.is_empty() {
                     details.insert("group".into(), group.clone().into());
@@ -137,7 +197,12 @@ impl Error {
             Error::ApplyConflict { causes, .. } => {
                 details.insert("causes".into(), causes_json(causes));
             }
-            Error::Invalid { group, kind, name, causes } => {
+            Error::Invalid {
+                group,
+                kind,
+                name,
+                causes,
+            } => {
                 details.insert("name".into(), name.clone().into());
                 if !group.is_empty() {
                     details.insert("group".into(), group.clone().into());
@@ -164,15 +229,21 @@ impl Error {
 }
 
 fn causes_json(causes: &[Cause]) -> serde_json::Value {
-    causes.iter().map(|c| serde_json::json!({"reason": c.reason, "message": c.message, "field": c.field})).collect()
+    causes
+        .iter()
+        .map(|c| serde_json::json!({"reason": c.reason, "message": c.message, "field": c.field}))
+        .collect()
 }
 
 impl From<storage::Error> for Error {
     fn from(e: storage::Error) -> Self {
         match e {
-            storage::Error::Compacted { requested, compacted } => {
-                Error::Expired(format!("too old resource version: {requested} ({compacted})"))
-            }
+            storage::Error::Compacted {
+                requested,
+                compacted,
+            } => Error::Expired(format!(
+                "too old resource version: {requested} ({compacted})"
+            )),
             storage::Error::FutureRevision { requested, current } => Error::Timeout(format!(
                 "Too large resource version: {requested}, current: {current}"
             )),
@@ -189,7 +260,11 @@ mod tests {
 
     #[test]
     fn not_found_reads_like_kubernetes() {
-        let e = Error::NotFound { group: "apps".into(), resource: "deployments".into(), name: "web".into() };
+        let e = Error::NotFound {
+            group: "apps".into(),
+            resource: "deployments".into(),
+            name: "web".into(),
+        };
         assert_eq!(e.to_string(), "deployments.apps \"web\" not found");
         let s = e.to_status();
         assert_eq!(s["code"], 404);
@@ -199,9 +274,21 @@ mod tests {
 
     #[test]
     fn invalid_lists_field_causes() {
-        let e = Error::invalid("", "ConfigMap", "Bad_Name", "metadata.name", "Invalid value: \"Bad_Name\"");
-        assert_eq!(e.to_string(), "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\"");
-        assert_eq!(e.to_status()["details"]["causes"][0]["field"], "metadata.name");
+        let e = Error::invalid(
+            "",
+            "ConfigMap",
+            "Bad_Name",
+            "metadata.name",
+            "Invalid value: \"Bad_Name\"",
+        );
+        assert_eq!(
+            e.to_string(),
+            "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\""
+        );
+        assert_eq!(
+            e.to_status()["details"]["causes"][0]["field"],
+            "metadata.name"
+        );
         assert_eq!(e.code(), 422);
     }
 }

@@ -29,9 +29,9 @@ impl Filter {
         if let Some(selector) = &self.fields {
             let probe = Value::Object(Default::default());
             for field in selector.fields() {
-                fields::field_value(&resource.group, &resource.kind, &probe, field).map_err(|_| {
-                    Error::BadRequest(format!("field label not supported: {field}"))
-                })?;
+                fields::field_value(&resource.group, &resource.kind, &probe, field).map_err(
+                    |_| Error::BadRequest(format!("field label not supported: {field}")),
+                )?;
             }
         }
         Ok(())
@@ -46,7 +46,9 @@ impl Filter {
         }
         if let Some(selector) = &self.fields {
             let get = |field: &str| {
-                fields::field_value(&resource.group, &resource.kind, object, field).ok().flatten()
+                fields::field_value(&resource.group, &resource.kind, object, field)
+                    .ok()
+                    .flatten()
             };
             if !selector.matches(get) {
                 return false;
@@ -103,18 +105,28 @@ struct ContinueToken {
 }
 
 fn encode_continue(revision: Revision, last_key: &str) -> String {
-    let token = ContinueToken { v: "meta.k8s.io/v1".into(), rv: revision, start: last_key.into() };
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).unwrap_or_default())
+    let token = ContinueToken {
+        v: "meta.k8s.io/v1".into(),
+        rv: revision,
+        start: last_key.into(),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&token).unwrap_or_default())
 }
 
 fn decode_continue(token: &str) -> Result<ContinueToken> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token.trim_end_matches('='))
         .map_err(|_| Error::BadRequest("continue key is not valid: illegal base64 data".into()))?;
-    let token: ContinueToken = serde_json::from_slice(&bytes)
-        .map_err(|_| Error::BadRequest("continue key is not valid: incorrect encoded start resourceVersion".into()))?;
+    let token: ContinueToken = serde_json::from_slice(&bytes).map_err(|_| {
+        Error::BadRequest(
+            "continue key is not valid: incorrect encoded start resourceVersion".into(),
+        )
+    })?;
     if token.v != "meta.k8s.io/v1" {
-        return Err(Error::BadRequest("continue key is not valid: server does not recognize this encoded key".into()));
+        return Err(Error::BadRequest(
+            "continue key is not valid: server does not recognize this encoded key".into(),
+        ));
     }
     Ok(token)
 }
@@ -126,10 +138,16 @@ impl Store {
         let prefix = options.filter.prefix(resource);
         if let Some(token) = &options.continue_token {
             let token = decode_continue(token)?;
-            return self.list_from_storage(resource, options, &prefix, Some(token.start), token.rv).await;
+            return self
+                .list_from_storage(resource, options, &prefix, Some(token.start), token.rv)
+                .await;
         }
         match options.read_at {
-            ReadAt::Exact(revision) => return self.list_from_storage(resource, options, &prefix, None, revision).await,
+            ReadAt::Exact(revision) => {
+                return self
+                    .list_from_storage(resource, options, &prefix, None, revision)
+                    .await;
+            }
             ReadAt::Latest => {
                 let current = self.storage().current_revision().await?;
                 self.cache().wait_for(current).await?;
@@ -152,9 +170,14 @@ impl Store {
             last_key = Some(key);
             items.push(Arc::new(present(resource, (*object).clone())));
         }
-        let continue_token =
-            (matched_after > 0).then(|| encode_continue(revision, last_key.as_deref().unwrap_or_default()));
-        Ok(Page { items, revision, continue_token, remaining: (matched_after > 0).then_some(matched_after) })
+        let continue_token = (matched_after > 0)
+            .then(|| encode_continue(revision, last_key.as_deref().unwrap_or_default()));
+        Ok(Page {
+            items,
+            revision,
+            continue_token,
+            remaining: (matched_after > 0).then_some(matched_after),
+        })
     }
 
     /// Reads a page at a fixed revision straight from storage (continuations and exact reads).
@@ -187,21 +210,38 @@ impl Store {
                 if options.filter.matches(resource, &object) {
                     items.push(Arc::new(object));
                     if options.limit > 0 && items.len() >= options.limit {
-                        let more = range.more || kv.key != range.kvs.last().map(|k| k.key.clone()).unwrap_or_default();
+                        let more = range.more
+                            || kv.key
+                                != range.kvs.last().map(|k| k.key.clone()).unwrap_or_default();
                         let continue_token = more.then(|| encode_continue(revision, &kv.key));
-                        return Ok(Page { items, revision, continue_token, remaining: None });
+                        return Ok(Page {
+                            items,
+                            revision,
+                            continue_token,
+                            remaining: None,
+                        });
                     }
                 }
             }
             if !range.more {
-                return Ok(Page { items, revision, continue_token: None, remaining: None });
+                return Ok(Page {
+                    items,
+                    revision,
+                    continue_token: None,
+                    remaining: None,
+                });
             }
         }
     }
 
     /// Starts a watch. `from` is the resource version after which changes are wanted;
     /// `None` means "send the current objects as ADDED first, then changes".
-    pub async fn watch(&self, resource: &Resource, filter: Filter, from: Option<Revision>) -> Result<Watch> {
+    pub async fn watch(
+        &self,
+        resource: &Resource,
+        filter: Filter,
+        from: Option<Revision>,
+    ) -> Result<Watch> {
         filter.check(resource)?;
         let prefix = filter.prefix(resource);
         let (initial, backlog, receiver, revision) = match from {
@@ -210,19 +250,26 @@ impl Store {
                 if revision > current {
                     self.cache().wait_for(revision).await?;
                 }
-                let (backlog, receiver, at) = self.cache().watch(Some(revision))?;
-                (Vec::new(), backlog, receiver, at)
+                let sub = self.cache().watch(Some(revision))?;
+                (Vec::new(), sub.backlog, sub.receiver, sub.revision)
             }
             None => {
-                let (backlog, receiver, at) = self.cache().watch(None)?;
+                let sub = self.cache().watch(None)?;
+                let (backlog, receiver, at) = (sub.backlog, sub.receiver, sub.revision);
                 let (entries, listed_at) = self.cache().list(&prefix, None);
                 // Events between the snapshot and the subscription are dropped below by revision.
                 let initial = entries
                     .into_iter()
                     .filter(|(_, o)| filter.matches(resource, o))
-                    .map(|(_, o)| Event { kind: EventType::Added, object: Arc::new(present(resource, (*o).clone())) })
+                    .map(|(_, o)| Event {
+                        kind: EventType::Added,
+                        object: Arc::new(present(resource, (*o).clone())),
+                    })
                     .collect();
-                let backlog = backlog.into_iter().filter(|c| c.revision > listed_at).collect();
+                let backlog = backlog
+                    .into_iter()
+                    .filter(|c| c.revision > listed_at)
+                    .collect();
                 (initial, backlog, receiver, at.max(listed_at))
             }
         };
@@ -302,10 +349,14 @@ impl Watch {
                 None => match self.receiver.recv().await {
                     Ok(change) => change,
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        return Err(Error::Expired("watch fell behind; too old resource version".into()));
+                        return Err(Error::Expired(
+                            "watch fell behind; too old resource version".into(),
+                        ));
                     }
                     Err(broadcast::error::RecvError::Closed) => {
-                        return Err(Error::ServiceUnavailable("the watch cache has stopped".into()));
+                        return Err(Error::ServiceUnavailable(
+                            "the watch cache has stopped".into(),
+                        ));
                     }
                 },
             };
@@ -325,20 +376,31 @@ impl Watch {
         if !change.key.starts_with(&self.prefix) {
             return None;
         }
-        let now = change.kind != ChangeKind::Deleted && self.filter.matches(&self.resource, &change.object);
-        let before = change.prev.as_ref().is_some_and(|p| self.filter.matches(&self.resource, p));
+        let now = change.kind != ChangeKind::Deleted
+            && self.filter.matches(&self.resource, &change.object);
+        let before = change
+            .prev
+            .as_ref()
+            .is_some_and(|p| self.filter.matches(&self.resource, p));
         let kind = match (change.kind, before, now) {
             (ChangeKind::Deleted, true, _) => EventType::Deleted,
             (ChangeKind::Deleted, false, _) => {
                 // A delete of an object we never knew from a selection still counts when it matched.
-                if self.filter.matches(&self.resource, &change.object) { EventType::Deleted } else { return None }
+                if self.filter.matches(&self.resource, &change.object) {
+                    EventType::Deleted
+                } else {
+                    return None;
+                }
             }
             (_, false, true) => EventType::Added,
             (_, true, true) => EventType::Modified,
             (_, true, false) => EventType::Deleted,
             (_, false, false) => return None,
         };
-        Some(Event { kind, object: Arc::new(present(&self.resource, (*change.object).clone())) })
+        Some(Event {
+            kind,
+            object: Arc::new(present(&self.resource, (*change.object).clone())),
+        })
     }
 }
 

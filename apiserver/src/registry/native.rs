@@ -29,6 +29,7 @@ struct Row {
     sub: Sub,
 }
 
+#[allow(clippy::too_many_arguments)] // a table row constructor: one argument per column
 const fn row(
     group: &'static str,
     version: &'static str,
@@ -39,7 +40,16 @@ const fn row(
     all: bool,
     sub: Sub,
 ) -> Row {
-    Row { group, version, kind, plural, scope, short, all, sub }
+    Row {
+        group,
+        version,
+        kind,
+        plural,
+        scope,
+        short,
+        all,
+        sub,
+    }
 }
 
 #[rustfmt::skip]
@@ -133,7 +143,10 @@ pub fn group_rank(group: &str) -> usize {
         "coordination.k8s.io",
         "discovery.k8s.io",
     ];
-    ORDER.iter().position(|g| *g == group).unwrap_or(ORDER.len())
+    ORDER
+        .iter()
+        .position(|g| *g == group)
+        .unwrap_or(ORDER.len())
 }
 
 /// Whether a group is served natively (custom resources may not claim it).

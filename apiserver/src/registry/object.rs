@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 pub trait Meta {
     fn meta(&self) -> Option<&Map<String, Value>>;
     fn meta_str(&self, field: &str) -> Option<&str> {
-        self.meta().and_then(|m| m.get(field)).and_then(Value::as_str)
+        self.meta()
+            .and_then(|m| m.get(field))
+            .and_then(Value::as_str)
     }
     fn name(&self) -> Option<&str> {
         self.meta_str("name").filter(|s| !s.is_empty())
@@ -21,17 +23,25 @@ pub trait Meta {
         self.meta_str("resourceVersion").filter(|s| !s.is_empty())
     }
     fn labels(&self) -> Option<&Map<String, Value>> {
-        self.meta().and_then(|m| m.get("labels")).and_then(Value::as_object)
+        self.meta()
+            .and_then(|m| m.get("labels"))
+            .and_then(Value::as_object)
     }
     fn finalizers(&self) -> Vec<String> {
         self.meta()
             .and_then(|m| m.get("finalizers"))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     }
     fn is_deleting(&self) -> bool {
-        self.meta().and_then(|m| m.get("deletionTimestamp")).is_some_and(|v| !v.is_null())
+        self.meta()
+            .and_then(|m| m.get("deletionTimestamp"))
+            .is_some_and(|v| !v.is_null())
     }
     fn owner_references(&self) -> Vec<&Map<String, Value>> {
         self.meta()
@@ -55,7 +65,9 @@ pub fn meta_mut(object: &mut Value) -> &mut Map<String, Value> {
         *object = Value::Object(Map::new());
     }
     let map = object.as_object_mut().expect("object");
-    let meta = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let meta = map
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !meta.is_object() {
         *meta = Value::Object(Map::new());
     }
@@ -68,13 +80,21 @@ pub fn set_finalizers(object: &mut Value, finalizers: &[String]) {
     if finalizers.is_empty() {
         meta.remove("finalizers");
     } else {
-        meta.insert("finalizers".into(), finalizers.iter().map(|f| Value::String(f.clone())).collect());
+        meta.insert(
+            "finalizers".into(),
+            finalizers
+                .iter()
+                .map(|f| Value::String(f.clone()))
+                .collect(),
+        );
     }
 }
 
 /// Current time as Kubernetes writes timestamps (RFC 3339, seconds, UTC).
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// A name from `generateName`: the prefix plus five random characters, as Kubernetes does.
@@ -82,10 +102,16 @@ pub fn generate_name(prefix: &str) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::rng();
-    let suffix: String = (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let suffix: String = (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     // Kubernetes trims the prefix so the result fits 63 characters.
     let max_prefix = 63 - suffix.len();
-    let prefix = if prefix.len() > max_prefix { &prefix[..max_prefix] } else { prefix };
+    let prefix = if prefix.len() > max_prefix {
+        &prefix[..max_prefix]
+    } else {
+        prefix
+    };
     format!("{prefix}{suffix}")
 }
 

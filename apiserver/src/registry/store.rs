@@ -66,7 +66,11 @@ pub struct Store {
 
 impl Store {
     pub fn new(storage: Arc<dyn Storage>, cache: WatchCache, catalog: Catalog) -> Self {
-        Store { storage, cache, catalog }
+        Store {
+            storage,
+            cache,
+            catalog,
+        }
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -82,7 +86,11 @@ impl Store {
     }
 
     fn not_found(resource: &Resource, name: &str) -> Error {
-        Error::NotFound { group: resource.group.clone(), resource: resource.plural.clone(), name: name.into() }
+        Error::NotFound {
+            group: resource.group.clone(),
+            resource: resource.plural.clone(),
+            name: name.into(),
+        }
     }
 
     fn conflict(resource: &Resource, name: &str) -> Error {
@@ -96,14 +104,30 @@ impl Store {
     }
 
     /// Reads one object from storage (not from the cache, so a client reads its own writes).
-    pub async fn get(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Result<Value> {
-        self.read(resource, namespace, name).await?.map(|(v, _)| v).ok_or_else(|| Self::not_found(resource, name))
+    pub async fn get(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value> {
+        self.read(resource, namespace, name)
+            .await?
+            .map(|(v, _)| v)
+            .ok_or_else(|| Self::not_found(resource, name))
     }
 
-    async fn read(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Result<Option<(Value, i64)>> {
+    async fn read(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<(Value, i64)>> {
         let key = resource.storage_key(namespace, name);
         match self.storage.get(&key).await? {
-            Some(kv) => Ok(Some((present(resource, decode(&kv.value, kv.mod_revision)?), kv.mod_revision))),
+            Some(kv) => Ok(Some((
+                present(resource, decode(&kv.value, kv.mod_revision)?),
+                kv.mod_revision,
+            ))),
             None => Ok(None),
         }
     }
@@ -118,11 +142,21 @@ impl Store {
     ) -> Result<Value> {
         self.identify(resource, namespace, None, &mut object)?;
         if object.resource_version().is_some() {
-            return Err(Error::BadRequest("resourceVersion should not be set on objects to be created".into()));
+            return Err(Error::BadRequest(
+                "resourceVersion should not be set on objects to be created".into(),
+            ));
         }
         let meta = meta_mut(&mut object);
-        if meta.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
-            match meta.get("generateName").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        if meta
+            .get("name")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            match meta
+                .get("generateName")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+            {
                 Some(prefix) => {
                     let name = generate_name(prefix);
                     meta.insert("name".into(), name.into());
@@ -145,7 +179,12 @@ impl Store {
         let meta = meta_mut(&mut object);
         meta.insert("uid".into(), uuid::Uuid::new_v4().to_string().into());
         meta.insert("creationTimestamp".into(), now_rfc3339().into());
-        for field in ["deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "resourceVersion"] {
+        for field in [
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+            "resourceVersion",
+        ] {
             meta.remove(field);
         }
         strategy::prepare_create(resource, &mut object);
@@ -181,9 +220,15 @@ impl Store {
         if !resource.namespaced {
             return Ok(());
         }
-        let Some(namespaces) = self.catalog.get("", "v1", "namespaces") else { return Ok(()) };
+        let Some(namespaces) = self.catalog.get("", "v1", "namespaces") else {
+            return Ok(());
+        };
         match self.read(&namespaces, None, namespace).await? {
-            None => Err(Error::NotFound { group: String::new(), resource: "namespaces".into(), name: namespace.into() }),
+            None => Err(Error::NotFound {
+                group: String::new(),
+                resource: "namespaces".into(),
+                name: namespace.into(),
+            }),
             Some((ns, _)) if ns.is_deleting() => Err(Error::Forbidden(format!(
                 "{} \"{}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
                 resource.plural,
@@ -194,9 +239,17 @@ impl Store {
     }
 
     /// Checks and fills `apiVersion`, `kind`, namespace and name against the request.
-    fn identify(&self, resource: &Resource, namespace: Option<&str>, name: Option<&str>, object: &mut Value) -> Result<()> {
+    fn identify(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: Option<&str>,
+        object: &mut Value,
+    ) -> Result<()> {
         let Some(map) = object.as_object_mut() else {
-            return Err(Error::BadRequest("the request body must be a JSON object".into()));
+            return Err(Error::BadRequest(
+                "the request body must be a JSON object".into(),
+            ));
         };
         let api_version = resource.api_version();
         match map.get("apiVersion").and_then(Value::as_str) {
@@ -220,7 +273,9 @@ impl Store {
         map.insert("kind".into(), resource.kind.clone().into());
         let meta = meta_mut(object);
         if resource.namespaced {
-            let ns = namespace.ok_or_else(|| Error::BadRequest("a namespace is required for this resource".into()))?;
+            let ns = namespace.ok_or_else(|| {
+                Error::BadRequest("a namespace is required for this resource".into())
+            })?;
             match meta.get("namespace").and_then(Value::as_str) {
                 Some(body) if !body.is_empty() && body != ns => {
                     return Err(Error::BadRequest(
@@ -259,9 +314,17 @@ impl Store {
         subresource: Subresource,
         options: &WriteOptions,
     ) -> Result<Value> {
-        self.update_with(resource, namespace, name, subresource, options, false, |_| Ok(object.clone()))
-            .await
-            .map(|(v, _)| v)
+        self.update_with(
+            resource,
+            namespace,
+            name,
+            subresource,
+            options,
+            false,
+            |_| Ok(object.clone()),
+        )
+        .await
+        .map(|(v, _)| v)
     }
 
     /// Reads the object, lets `mutate` produce its new state, and writes it back with
@@ -338,13 +401,20 @@ impl Store {
                 match self.storage.delete(&key, Some(mod_revision)).await {
                     Ok(_) => return Ok((new, false)),
                     Err(storage::Error::Conflict { .. }) => continue,
-                    Err(storage::Error::NotFound(_)) => return Err(Self::not_found(resource, name)),
+                    Err(storage::Error::NotFound(_)) => {
+                        return Err(Self::not_found(resource, name));
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
             meta_mut(&mut new).remove("resourceVersion");
             match self.storage.update(&key, encode(&new)?, mod_revision).await {
-                Ok(kv) => return Ok((present(resource, decode(&kv.value, kv.mod_revision)?), false)),
+                Ok(kv) => {
+                    return Ok((
+                        present(resource, decode(&kv.value, kv.mod_revision)?),
+                        false,
+                    ));
+                }
                 Err(storage::Error::Conflict { .. }) => continue,
                 Err(storage::Error::NotFound(_)) => return Err(Self::not_found(resource, name)),
                 Err(e) => return Err(e.into()),
@@ -355,12 +425,23 @@ impl Store {
 
     /// Carries server-owned metadata over from the stored object and enforces the rules of
     /// objects being deleted.
-    fn keep_system_metadata(&self, resource: &Resource, current: &Value, new: &mut Value) -> Result<()> {
+    fn keep_system_metadata(
+        &self,
+        resource: &Resource,
+        current: &Value,
+        new: &mut Value,
+    ) -> Result<()> {
         let old_meta = current.meta().cloned().unwrap_or_default();
         let old_finalizers = current.finalizers();
         let new_finalizers = new.finalizers();
         let meta = meta_mut(new);
-        for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        for field in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
             match old_meta.get(field) {
                 Some(v) => meta.insert(field.into(), v.clone()),
                 None => meta.remove(field),
@@ -368,14 +449,19 @@ impl Store {
         }
         meta.remove("selfLink");
         if current.is_deleting() {
-            let added: Vec<&String> = new_finalizers.iter().filter(|f| !old_finalizers.contains(f)).collect();
+            let added: Vec<&String> = new_finalizers
+                .iter()
+                .filter(|f| !old_finalizers.contains(f))
+                .collect();
             if !added.is_empty() {
                 return Err(Error::invalid(
                     &resource.group,
                     &resource.kind,
                     current.name().unwrap_or_default(),
                     "metadata.finalizers",
-                    format!("Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"),
+                    format!(
+                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
+                    ),
                 ));
             }
         }
@@ -392,8 +478,10 @@ impl Store {
     ) -> Result<Deleted> {
         let key = resource.storage_key(namespace, name);
         for _ in 0..16 {
-            let (current, mod_revision) =
-                self.read(resource, namespace, name).await?.ok_or_else(|| Self::not_found(resource, name))?;
+            let (current, mod_revision) = self
+                .read(resource, namespace, name)
+                .await?
+                .ok_or_else(|| Self::not_found(resource, name))?;
             check_preconditions(resource, &current, options)?;
             let mut finalizers = current.finalizers();
             let grace = pod_grace(resource, &current, options);
@@ -402,7 +490,9 @@ impl Store {
                 false
             } else {
                 match options.propagation {
-                    Some(Propagation::Foreground) => push_unique(&mut finalizers, FOREGROUND_FINALIZER),
+                    Some(Propagation::Foreground) => {
+                        push_unique(&mut finalizers, FOREGROUND_FINALIZER)
+                    }
                     Some(Propagation::Orphan) => push_unique(&mut finalizers, ORPHAN_FINALIZER),
                     _ => {}
                 }
@@ -414,40 +504,67 @@ impl Store {
                 set_finalizers(&mut marked, &finalizers);
                 let meta = meta_mut(&mut marked);
                 let when = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(grace);
-                meta.insert("deletionTimestamp".into(), when.strftime("%Y-%m-%dT%H:%M:%SZ").to_string().into());
+                meta.insert(
+                    "deletionTimestamp".into(),
+                    when.strftime("%Y-%m-%dT%H:%M:%SZ").to_string().into(),
+                );
                 meta.insert("deletionGracePeriodSeconds".into(), grace.into());
                 if resource.group.is_empty()
                     && resource.kind == "Namespace"
                     && let Some(status) = marked.as_object_mut().map(|m| {
-                        m.entry("status").or_insert_with(|| Value::Object(Default::default()))
+                        m.entry("status")
+                            .or_insert_with(|| Value::Object(Default::default()))
                     })
                     && let Some(status) = status.as_object_mut()
                 {
                     status.insert("phase".into(), "Terminating".into());
                 }
                 if options.dry_run {
-                    return Ok(Deleted { object: marked, gone: false });
+                    return Ok(Deleted {
+                        object: marked,
+                        gone: false,
+                    });
                 }
                 meta_mut(&mut marked).remove("resourceVersion");
-                match self.storage.update(&key, encode(&marked)?, mod_revision).await {
+                match self
+                    .storage
+                    .update(&key, encode(&marked)?, mod_revision)
+                    .await
+                {
                     Ok(kv) => {
-                        return Ok(Deleted { object: present(resource, decode(&kv.value, kv.mod_revision)?), gone: false });
+                        return Ok(Deleted {
+                            object: present(resource, decode(&kv.value, kv.mod_revision)?),
+                            gone: false,
+                        });
                     }
                     Err(storage::Error::Conflict { .. }) => continue,
-                    Err(storage::Error::NotFound(_)) => return Err(Self::not_found(resource, name)),
+                    Err(storage::Error::NotFound(_)) => {
+                        return Err(Self::not_found(resource, name));
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
             let can_go_now = current.finalizers().is_empty()
                 && (!current.is_deleting() || grace == 0 || !is_pod(resource));
             if !can_go_now {
-                return Ok(Deleted { object: current, gone: false });
+                return Ok(Deleted {
+                    object: current,
+                    gone: false,
+                });
             }
             if options.dry_run {
-                return Ok(Deleted { object: current, gone: true });
+                return Ok(Deleted {
+                    object: current,
+                    gone: true,
+                });
             }
             match self.storage.delete(&key, Some(mod_revision)).await {
-                Ok(_) => return Ok(Deleted { object: current, gone: true }),
+                Ok(_) => {
+                    return Ok(Deleted {
+                        object: current,
+                        gone: true,
+                    });
+                }
                 Err(storage::Error::Conflict { .. }) => continue,
                 Err(storage::Error::NotFound(_)) => return Err(Self::not_found(resource, name)),
                 Err(e) => return Err(e.into()),
@@ -457,7 +574,12 @@ impl Store {
     }
 
     /// The object named by `(group, plural, namespace, name)` as the cache last saw it.
-    pub fn cached(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Option<Arc<Value>> {
+    pub fn cached(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Arc<Value>> {
         self.cache.get(&resource.storage_key(namespace, name))
     }
 }
@@ -467,7 +589,10 @@ impl Store {
 fn held(resource: &Resource, object: &Value) -> bool {
     let spec_finalizers = resource.group.is_empty()
         && resource.kind == "Namespace"
-        && object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        && object
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
     !object.finalizers().is_empty() || spec_finalizers
 }
 
@@ -481,14 +606,24 @@ fn pod_grace(resource: &Resource, current: &Value, options: &DeleteOptions) -> i
     if !is_pod(resource) {
         return 0;
     }
-    let bound = current.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
-    let finished = matches!(current.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+    let bound = current
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    let finished = matches!(
+        current.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    );
     if !bound || finished {
         return 0;
     }
     options
         .grace_period_seconds
-        .or_else(|| current.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64))
+        .or_else(|| {
+            current
+                .pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+        })
         .unwrap_or(30)
         .max(0)
 }
@@ -499,7 +634,11 @@ fn push_unique(list: &mut Vec<String>, item: &str) {
     }
 }
 
-fn check_preconditions(resource: &Resource, current: &Value, options: &DeleteOptions) -> Result<()> {
+fn check_preconditions(
+    resource: &Resource,
+    current: &Value,
+    options: &DeleteOptions,
+) -> Result<()> {
     let name = current.name().unwrap_or_default();
     if let Some(uid) = &options.precondition_uid
         && Some(uid.as_str()) != current.uid()
@@ -552,7 +691,9 @@ fn unchanged(current: &Value, new: &Value) -> bool {
 
 /// Serialises an object for storage (without its resource version, which is the revision).
 fn encode(object: &Value) -> Result<Bytes> {
-    serde_json::to_vec(object).map(Bytes::from).map_err(|e| Error::Internal(format!("cannot encode object: {e}")))
+    serde_json::to_vec(object)
+        .map(Bytes::from)
+        .map_err(|e| Error::Internal(format!("cannot encode object: {e}")))
 }
 
 /// Shapes a stored object for the version it is read at. Custom resources with several
@@ -560,7 +701,8 @@ fn encode(object: &Value) -> Result<Bytes> {
 pub fn present(resource: &Resource, mut object: Value) -> Value {
     if let Some(map) = object.as_object_mut() {
         map.insert("apiVersion".into(), resource.api_version().into());
-        map.entry("kind").or_insert_with(|| resource.kind.clone().into());
+        map.entry("kind")
+            .or_insert_with(|| resource.kind.clone().into());
     }
     object
 }

@@ -44,7 +44,12 @@ pub fn prepare_create(resource: &Resource, object: &mut Value) {
 }
 
 /// Merges an update into the current object according to the targeted subresource.
-pub fn prepare_update(resource: &Resource, current: &Value, new: &mut Value, subresource: Subresource) {
+pub fn prepare_update(
+    resource: &Resource,
+    current: &Value,
+    new: &mut Value,
+    subresource: Subresource,
+) {
     match subresource {
         Subresource::Main => {
             if resource.status_subresource {
@@ -83,8 +88,16 @@ pub fn bump_generation(resource: &Resource, current: Option<&Value>, new: &mut V
     let generation = match current {
         None => 1,
         Some(old) => {
-            let old_gen = old.meta().and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(1);
-            if spec_part(old) == spec_part(new) { old_gen } else { old_gen + 1 }
+            let old_gen = old
+                .meta()
+                .and_then(|m| m.get("generation"))
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            if spec_part(old) == spec_part(new) {
+                old_gen
+            } else {
+                old_gen + 1
+            }
         }
     };
     super::object::meta_mut(new).insert("generation".into(), generation.into());
@@ -99,7 +112,11 @@ pub fn validate(resource: &Resource, current: Option<&Value>, object: &Value) ->
         .map(to_cause)
         .collect();
     if matches!(resource.origin, Origin::Native) {
-        causes.extend(validation::validate_native(&resource.group, &resource.kind, object).into_iter().map(to_cause));
+        causes.extend(
+            validation::validate_native(&resource.group, &resource.kind, object)
+                .into_iter()
+                .map(to_cause),
+        );
         if let Some(old) = current {
             causes.extend(immutable_fields(resource, old, object));
         }
@@ -117,13 +134,19 @@ pub fn validate(resource: &Resource, current: Option<&Value>, object: &Value) ->
 }
 
 fn to_cause(c: validation::Cause) -> Cause {
-    Cause { reason: c.reason.to_string(), message: c.message, field: c.field }
+    Cause {
+        reason: c.reason.to_string(),
+        message: c.message,
+        field: c.field,
+    }
 }
 
 /// Fields Kubernetes refuses to change after creation.
 fn immutable_fields(resource: &Resource, old: &Value, new: &Value) -> Vec<Cause> {
     let paths: &[&[&str]] = match (resource.group.as_str(), resource.kind.as_str()) {
-        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => &[&["spec", "selector"]],
+        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => {
+            &[&["spec", "selector"]]
+        }
         ("batch", "Job") => &[&["spec", "selector"], &["spec", "completionMode"]],
         ("", "Service") => &[&["spec", "clusterIP"]],
         _ => &[],
@@ -165,7 +188,9 @@ mod tests {
 
     #[test]
     fn generation_counts_spec_changes_only() {
-        let deployments = Catalog::with_native().get("apps", "v1", "deployments").expect("served");
+        let deployments = Catalog::with_native()
+            .get("apps", "v1", "deployments")
+            .expect("served");
         let mut v1 = json!({"metadata": {"name": "a"}, "spec": {"replicas": 1}});
         bump_generation(&deployments, None, &mut v1);
         assert_eq!(v1["metadata"]["generation"], 1);
@@ -181,20 +206,26 @@ mod tests {
 
     #[test]
     fn status_writes_touch_only_status() {
-        let deployments = Catalog::with_native().get("apps", "v1", "deployments").expect("served");
-        let current = json!({"metadata": {"name": "a", "resourceVersion": "5"}, "spec": {"replicas": 1}});
+        let deployments = Catalog::with_native()
+            .get("apps", "v1", "deployments")
+            .expect("served");
+        let current =
+            json!({"metadata": {"name": "a", "resourceVersion": "5"}, "spec": {"replicas": 1}});
         let mut new = json!({"metadata": {"name": "a", "resourceVersion": "5"}, "spec": {"replicas": 9}, "status": {"replicas": 1}});
         prepare_update(&deployments, &current, &mut new, Subresource::Status);
         assert_eq!(new["spec"]["replicas"], 1);
         assert_eq!(new["status"]["replicas"], 1);
-        let mut main = json!({"metadata": {"name": "a"}, "spec": {"replicas": 2}, "status": {"replicas": 7}});
+        let mut main =
+            json!({"metadata": {"name": "a"}, "spec": {"replicas": 2}, "status": {"replicas": 7}});
         prepare_update(&deployments, &new, &mut main, Subresource::Main);
         assert_eq!(main["status"]["replicas"], 1);
     }
 
     #[test]
     fn selector_is_immutable() {
-        let deployments = Catalog::with_native().get("apps", "v1", "deployments").expect("served");
+        let deployments = Catalog::with_native()
+            .get("apps", "v1", "deployments")
+            .expect("served");
         let old = json!({"spec": {"selector": {"matchLabels": {"app": "a"}}}});
         let new = json!({"spec": {"selector": {"matchLabels": {"app": "b"}}}});
         let causes = immutable_fields(&deployments, &old, &new);

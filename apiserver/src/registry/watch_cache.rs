@@ -50,6 +50,14 @@ struct State {
     revision: Revision,
 }
 
+/// A watch on the cache: the retained changes to replay, then the live ones.
+pub struct Subscription {
+    pub backlog: Vec<Arc<Change>>,
+    pub receiver: broadcast::Receiver<Arc<Change>>,
+    /// The cache revision when the subscription started.
+    pub revision: Revision,
+}
+
 /// The shared cache. Cheap to clone.
 #[derive(Clone)]
 pub struct WatchCache {
@@ -70,7 +78,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { window: 20_000, fanout_buffer: 16_384 }
+        Options {
+            window: 20_000,
+            fanout_buffer: 16_384,
+        }
     }
 }
 
@@ -85,20 +96,34 @@ pub fn decode(value: &[u8], revision: Revision) -> Result<Value> {
 /// Sets `metadata.resourceVersion`.
 pub fn set_resource_version(object: &mut Value, revision: Revision) {
     if let Some(obj) = object.as_object_mut() {
-        let meta = obj.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+        let meta = obj
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Default::default()));
         if let Some(meta) = meta.as_object_mut() {
-            meta.insert("resourceVersion".into(), Value::String(revision.to_string()));
+            meta.insert(
+                "resourceVersion".into(),
+                Value::String(revision.to_string()),
+            );
         }
     }
 }
 
 impl WatchCache {
     /// Loads the current state and follows the store until `cancel` fires.
-    pub async fn start(storage: Arc<dyn Storage>, options: Options, cancel: CancellationToken) -> Result<Self> {
-        let range = storage.range(REGISTRY_PREFIX, RangeOptions::default()).await?;
+    pub async fn start(
+        storage: Arc<dyn Storage>,
+        options: Options,
+        cancel: CancellationToken,
+    ) -> Result<Self> {
+        let range = storage
+            .range(REGISTRY_PREFIX, RangeOptions::default())
+            .await?;
         let mut objects = BTreeMap::new();
         for kv in &range.kvs {
-            objects.insert(kv.key.clone(), Arc::new(decode(&kv.value, kv.mod_revision)?));
+            objects.insert(
+                kv.key.clone(),
+                Arc::new(decode(&kv.value, kv.mod_revision)?),
+            );
         }
         let revision = range.revision;
         let (events, _) = broadcast::channel(options.fanout_buffer);
@@ -120,7 +145,12 @@ impl WatchCache {
         Ok(cache)
     }
 
-    async fn follow(&self, mut stream: storage::WatchStream, progress: watch::Sender<Revision>, cancel: CancellationToken) {
+    async fn follow(
+        &self,
+        mut stream: storage::WatchStream,
+        progress: watch::Sender<Revision>,
+        cancel: CancellationToken,
+    ) {
         loop {
             let next = tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -129,7 +159,7 @@ impl WatchCache {
             match next {
                 Some(Ok(event)) => {
                     let revision = event.revision();
-                    if let Err(e) = self.apply(event) {
+                    if let Err(e) = self.apply(&event) {
                         tracing::error!(error = %e, "watch cache could not apply a storage event");
                     }
                     progress.send_replace(revision);
@@ -147,7 +177,7 @@ impl WatchCache {
         }
     }
 
-    fn apply(&self, event: storage::Event) -> Result<()> {
+    fn apply(&self, event: &storage::Event) -> Result<()> {
         let revision = event.revision();
         let key = event.kv.key.clone();
         let object = Arc::new(decode(&event.kv.value, revision)?);
@@ -160,10 +190,20 @@ impl WatchCache {
             }
             EventKind::Put => {
                 state.objects.insert(key.clone(), object.clone());
-                if prev.is_some() { ChangeKind::Modified } else { ChangeKind::Added }
+                if prev.is_some() {
+                    ChangeKind::Modified
+                } else {
+                    ChangeKind::Added
+                }
             }
         };
-        let change = Arc::new(Change { kind, key, revision, object, prev });
+        let change = Arc::new(Change {
+            kind,
+            key,
+            revision,
+            object,
+            prev,
+        });
         state.window.push_back(change.clone());
         while state.window.len() > self.capacity {
             if let Some(old) = state.window.pop_front() {
@@ -187,7 +227,9 @@ impl WatchCache {
         let wait = progress.wait_for(|r| *r >= revision);
         match tokio::time::timeout(Duration::from_secs(3), wait).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) => Err(Error::ServiceUnavailable("the watch cache has stopped".into())),
+            Ok(Err(_)) => Err(Error::ServiceUnavailable(
+                "the watch cache has stopped".into(),
+            )),
             Err(_) => Err(Error::Timeout(format!(
                 "Too large resource version: {revision}, current: {}",
                 self.revision()
@@ -196,7 +238,11 @@ impl WatchCache {
     }
 
     /// Every object under `prefix` with key after `start_after`, and the cache revision.
-    pub fn list(&self, prefix: &str, start_after: Option<&str>) -> (Vec<(String, Arc<Value>)>, Revision) {
+    pub fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> (Vec<(String, Arc<Value>)>, Revision) {
         let state = self.state.lock().expect("watch cache lock");
         let lower = match start_after {
             Some(k) if k >= prefix => std::ops::Bound::Excluded(k.to_string()),
@@ -213,20 +259,37 @@ impl WatchCache {
 
     /// One object by key.
     pub fn get(&self, key: &str) -> Option<Arc<Value>> {
-        self.state.lock().expect("watch cache lock").objects.get(key).cloned()
+        self.state
+            .lock()
+            .expect("watch cache lock")
+            .objects
+            .get(key)
+            .cloned()
     }
 
     /// Changes after `revision` (exclusive) followed by live changes. `None` for `revision`
     /// means "from now". Fails with `Expired` when the history is no longer kept.
-    pub fn watch(&self, revision: Option<Revision>) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>, Revision)> {
+    pub fn watch(&self, revision: Option<Revision>) -> Result<Subscription> {
         let state = self.state.lock().expect("watch cache lock");
         let receiver = self.events.subscribe();
         let from = revision.unwrap_or(state.revision);
         if from + 1 < state.window_start {
-            return Err(Error::Expired(format!("too old resource version: {from} ({})", state.window_start - 1)));
+            return Err(Error::Expired(format!(
+                "too old resource version: {from} ({})",
+                state.window_start - 1
+            )));
         }
-        let backlog = state.window.iter().filter(|c| c.revision > from).cloned().collect();
-        Ok((backlog, receiver, state.revision))
+        let backlog = state
+            .window
+            .iter()
+            .filter(|c| c.revision > from)
+            .cloned()
+            .collect();
+        Ok(Subscription {
+            backlog,
+            receiver,
+            revision: state.revision,
+        })
     }
 }
 
@@ -238,8 +301,13 @@ mod tests {
 
     async fn cache_with(window: usize) -> (Arc<dyn Storage>, WatchCache) {
         let storage: Arc<dyn Storage> = Arc::new(Embedded::in_memory().expect("store"));
-        let options = Options { window, fanout_buffer: 64 };
-        let cache = WatchCache::start(storage.clone(), options, CancellationToken::new()).await.expect("cache");
+        let options = Options {
+            window,
+            fanout_buffer: 64,
+        };
+        let cache = WatchCache::start(storage.clone(), options, CancellationToken::new())
+            .await
+            .expect("cache");
         (storage, cache)
     }
 
@@ -247,14 +315,20 @@ mod tests {
     async fn list_reflects_writes_after_wait() {
         let (storage, cache) = cache_with(10).await;
         let kv = storage
-            .create("/registry/core/configmaps/default/a", Bytes::from_static(br#"{"metadata":{"name":"a"}}"#))
+            .create(
+                "/registry/core/configmaps/default/a",
+                Bytes::from_static(br#"{"metadata":{"name":"a"}}"#),
+            )
             .await
             .expect("create");
         cache.wait_for(kv.mod_revision).await.expect("caught up");
         let (items, rev) = cache.list("/registry/core/configmaps/", None);
         assert_eq!(rev, kv.mod_revision);
         assert_eq!(items.len(), 1);
-        assert_eq!(items[0].1["metadata"]["resourceVersion"], kv.mod_revision.to_string());
+        assert_eq!(
+            items[0].1["metadata"]["resourceVersion"],
+            kv.mod_revision.to_string()
+        );
     }
 
     #[tokio::test]
@@ -263,10 +337,14 @@ mod tests {
         let mut last = 0;
         for name in ["a", "b", "c"] {
             let key = format!("/registry/core/configmaps/default/{name}");
-            last = storage.create(&key, Bytes::from_static(b"{}")).await.expect("create").mod_revision;
+            last = storage
+                .create(&key, Bytes::from_static(b"{}"))
+                .await
+                .expect("create")
+                .mod_revision;
         }
         cache.wait_for(last).await.expect("caught up");
-        let (backlog, _, _) = cache.watch(Some(last - 1)).expect("within window");
+        let backlog = cache.watch(Some(last - 1)).expect("within window").backlog;
         assert_eq!(backlog.len(), 1);
         assert_eq!(backlog[0].kind, ChangeKind::Added);
         assert!(matches!(cache.watch(Some(0)), Err(Error::Expired(_))));

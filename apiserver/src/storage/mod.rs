@@ -84,13 +84,23 @@ pub enum Error {
     NotFound(String),
     /// A compare-and-swap failed: the key changed since the caller read it.
     #[error("key {key:?} was modified: expected revision {expected}, found {actual}")]
-    Conflict { key: String, expected: Revision, actual: Revision },
+    Conflict {
+        key: String,
+        expected: Revision,
+        actual: Revision,
+    },
     /// The revision asked for is older than the compaction horizon.
     #[error("required revision {requested} has been compacted (oldest available is {compacted})")]
-    Compacted { requested: Revision, compacted: Revision },
+    Compacted {
+        requested: Revision,
+        compacted: Revision,
+    },
     /// The revision asked for is newer than the store.
     #[error("revision {requested} is in the future (current is {current})")]
-    FutureRevision { requested: Revision, current: Revision },
+    FutureRevision {
+        requested: Revision,
+        current: Revision,
+    },
     /// A watcher fell too far behind and must re-list.
     #[error("watch fell behind and lost events; re-list and watch again")]
     WatchLagged,

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's test command: installs what the tests need on a fresh Debian machine, then runs
+# formatting and lint checks and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+if ((${#need[@]})); then
+    echo "installing: ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! command -v kubectl >/dev/null 2>&1; then
+    echo "kubectl is required for the end-to-end tests (1.27-1.33 are expected under /usr/bin)" >&2
+    exit 1
+fi
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
