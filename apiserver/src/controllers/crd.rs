@@ -72,46 +72,13 @@ async fn reconcile(store: &Store, crd: &Value) -> Result<(), crate::registry::er
             return Ok(());
         }
         store
-            .update_with(
-                &crds,
-                None,
-                &name,
-                Subresource::Main,
-                &options,
-                false,
-                |current| {
-                    let mut new = current.cloned().unwrap_or_default();
-                    let kept: Vec<String> = new
-                        .finalizers()
-                        .into_iter()
-                        .filter(|f| f != CLEANUP_FINALIZER)
-                        .collect();
-                    crate::registry::object::set_finalizers(&mut new, &kept);
-                    Ok(new)
-                },
-            )
+            .set_finalizer(&crds, None, &name, CLEANUP_FINALIZER, false, &options)
             .await?;
         return Ok(());
     }
     if !crd.finalizers().iter().any(|f| f == CLEANUP_FINALIZER) {
         store
-            .update_with(
-                &crds,
-                None,
-                &name,
-                Subresource::Main,
-                &options,
-                false,
-                |current| {
-                    let mut new = current.cloned().unwrap_or_default();
-                    let mut finalizers = new.finalizers();
-                    if !finalizers.iter().any(|f| f == CLEANUP_FINALIZER) {
-                        finalizers.push(CLEANUP_FINALIZER.into());
-                    }
-                    crate::registry::object::set_finalizers(&mut new, &finalizers);
-                    Ok(new)
-                },
-            )
+            .set_finalizer(&crds, None, &name, CLEANUP_FINALIZER, true, &options)
             .await?;
     }
     register(store, crd);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::registry::object::{Meta, set_finalizers};
+use crate::registry::object::Meta;
 use crate::registry::store::{
     DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, Propagation, Store, WriteOptions,
 };
@@ -156,23 +156,13 @@ async fn collect(store: &Store) {
             continue;
         };
         let result = store
-            .update_with(
+            .set_finalizer(
                 &resource,
                 owner.namespace(),
                 owner.name().unwrap_or_default(),
-                Subresource::Main,
-                &options,
+                finalizer,
                 false,
-                |current| {
-                    let mut new = current.cloned().unwrap_or_default();
-                    let kept: Vec<String> = new
-                        .finalizers()
-                        .into_iter()
-                        .filter(|f| f != finalizer)
-                        .collect();
-                    set_finalizers(&mut new, &kept);
-                    Ok(new)
-                },
+                &options,
             )
             .await;
         if let Err(e) = result {

@@ -130,6 +130,9 @@ impl Resource {
 
     /// The storage key prefix of this resource: shared by every version of the kind.
     pub fn storage_prefix(&self) -> String {
+        if let Some(shared) = super::native::shared_storage(&self.group, &self.plural) {
+            return shared.to_string();
+        }
         let group = if self.group.is_empty() {
             "core"
         } else {
@@ -251,6 +254,23 @@ impl Catalog {
         }
         groups.sort_by_key(|g| (super::native::group_rank(g), g.clone()));
         groups
+    }
+
+    /// The version objects of `resource` are stored at: the preferred version among the
+    /// resources sharing its storage location, the native group's first.
+    pub fn storage_version(&self, resource: &Resource) -> (String, String) {
+        if let Some(shared) =
+            super::native::shared_storage_version(&resource.group, &resource.plural)
+        {
+            return shared;
+        }
+        let inner = self.inner.read().expect("catalog lock");
+        inner
+            .resources
+            .values()
+            .find(|r| r.group == resource.group && r.plural == resource.plural && r.preferred)
+            .map(|r| (r.api_version(), r.kind.clone()))
+            .unwrap_or_else(|| (resource.api_version(), resource.kind.clone()))
     }
 
     /// Every version of the kind that `resource` belongs to (same group and plural).

@@ -37,7 +37,20 @@ impl Filter {
         Ok(())
     }
 
+    /// Whether a stored object is selected. Selectors apply to the object as the client sees
+    /// it, so objects stored in another version are converted first.
     pub fn matches(&self, resource: &Resource, object: &Value) -> bool {
+        if self.labels.is_none() && self.fields.is_none() {
+            return true;
+        }
+        let stored_as = object.get("apiVersion").and_then(Value::as_str);
+        if stored_as.is_some_and(|v| v != resource.api_version()) {
+            return self.matches_presented(resource, &present(resource, object.clone()));
+        }
+        self.matches_presented(resource, object)
+    }
+
+    fn matches_presented(&self, resource: &Resource, object: &Value) -> bool {
         if let Some(labels) = &self.labels {
             let empty = serde_json::Map::new();
             if !labels.matches(object.labels().unwrap_or(&empty)) {

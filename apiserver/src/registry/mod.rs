@@ -1,6 +1,7 @@
 //! The generic registry: which resources exist and how objects of any kind are stored.
 
 pub mod catalog;
+pub mod convert;
 pub mod defaults;
 pub mod error;
 pub mod fields;

@@ -149,6 +149,17 @@ pub fn group_rank(group: &str) -> usize {
         .unwrap_or(ORDER.len())
 }
 
+/// Resources stored together with another group's: `events.k8s.io` Events live with core
+/// Events, as in Kubernetes, so both APIs see the same events.
+pub fn shared_storage(group: &str, plural: &str) -> Option<&'static str> {
+    (group == "events.k8s.io" && plural == "events").then_some("/registry/core/events/")
+}
+
+/// The `(apiVersion, kind)` a shared-storage resource is stored as.
+pub fn shared_storage_version(group: &str, plural: &str) -> Option<(String, String)> {
+    shared_storage(group, plural).map(|_| ("v1".to_string(), "Event".to_string()))
+}
+
 /// Whether a group is served natively (custom resources may not claim it).
 pub fn is_native_group(group: &str) -> bool {
     ROWS.iter().any(|r| r.group == group)

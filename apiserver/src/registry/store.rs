@@ -204,7 +204,11 @@ impl Store {
             return Ok(object);
         }
         let key = resource.storage_key(namespace, &name);
-        match self.storage.create(&key, encode(&object)?).await {
+        match self
+            .storage
+            .create(&key, self.encode(resource, &object)?)
+            .await
+        {
             Ok(kv) => Ok(present(resource, decode(&kv.value, kv.mod_revision)?)),
             Err(storage::Error::AlreadyExists(_)) => Err(Error::AlreadyExists {
                 group: resource.group.clone(),
@@ -408,7 +412,11 @@ impl Store {
                 }
             }
             meta_mut(&mut new).remove("resourceVersion");
-            match self.storage.update(&key, encode(&new)?, mod_revision).await {
+            match self
+                .storage
+                .update(&key, self.encode(resource, &new)?, mod_revision)
+                .await
+            {
                 Ok(kv) => {
                     return Ok((
                         present(resource, decode(&kv.value, kv.mod_revision)?),
@@ -421,6 +429,42 @@ impl Store {
             }
         }
         Err(Self::conflict(resource, name))
+    }
+
+    /// Adds (`present = true`) or removes a finalizer, writing only when that changes something.
+    pub async fn set_finalizer(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        finalizer: &str,
+        present: bool,
+        options: &WriteOptions,
+    ) -> Result<Value> {
+        let (object, _) = self
+            .update_with(
+                resource,
+                namespace,
+                name,
+                Subresource::Main,
+                options,
+                false,
+                |current| {
+                    let mut new = current.cloned().unwrap_or_default();
+                    let mut finalizers: Vec<String> = new
+                        .finalizers()
+                        .into_iter()
+                        .filter(|f| f != finalizer)
+                        .collect();
+                    if present {
+                        finalizers.push(finalizer.to_string());
+                    }
+                    set_finalizers(&mut new, &finalizers);
+                    Ok(new)
+                },
+            )
+            .await?;
+        Ok(object)
     }
 
     /// Carries server-owned metadata over from the stored object and enforces the rules of
@@ -528,7 +572,7 @@ impl Store {
                 meta_mut(&mut marked).remove("resourceVersion");
                 match self
                     .storage
-                    .update(&key, encode(&marked)?, mod_revision)
+                    .update(&key, self.encode(resource, &marked)?, mod_revision)
                     .await
                 {
                     Ok(kv) => {
@@ -571,6 +615,16 @@ impl Store {
             }
         }
         Err(Self::conflict(resource, name))
+    }
+
+    /// Serialises an object for storage, in the kind's storage version and without its
+    /// resource version (which is the revision).
+    fn encode(&self, resource: &Resource, object: &Value) -> Result<Bytes> {
+        let (api_version, kind) = self.catalog.storage_version(resource);
+        let stored = super::convert::convert(object.clone(), &api_version, &kind);
+        serde_json::to_vec(&stored)
+            .map(Bytes::from)
+            .map_err(|e| Error::Internal(format!("cannot encode object: {e}")))
     }
 
     /// The object named by `(group, plural, namespace, name)` as the cache last saw it.
@@ -689,20 +743,7 @@ fn unchanged(current: &Value, new: &Value) -> bool {
     strip(current) == strip(new)
 }
 
-/// Serialises an object for storage (without its resource version, which is the revision).
-fn encode(object: &Value) -> Result<Bytes> {
-    serde_json::to_vec(object)
-        .map(Bytes::from)
-        .map_err(|e| Error::Internal(format!("cannot encode object: {e}")))
-}
-
-/// Shapes a stored object for the version it is read at. Custom resources with several
-/// versions convert with the `None` strategy, as Kubernetes does: only `apiVersion` changes.
-pub fn present(resource: &Resource, mut object: Value) -> Value {
-    if let Some(map) = object.as_object_mut() {
-        map.insert("apiVersion".into(), resource.api_version().into());
-        map.entry("kind")
-            .or_insert_with(|| resource.kind.clone().into());
-    }
-    object
+/// Shapes a stored object for the version it is read at.
+pub fn present(resource: &Resource, object: Value) -> Value {
+    super::convert::convert(object, &resource.api_version(), &resource.kind)
 }
