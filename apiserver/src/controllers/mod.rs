@@ -78,7 +78,7 @@ pub(crate) async fn delete_quietly(store: &Store, object: &Value, options: &Dele
     {
         Ok(_) | Err(crate::registry::error::Error::NotFound { .. }) => {}
         Err(e) => {
-            tracing::warn!(kind = %resource.kind, name, error = %e, "could not delete object")
+            tracing::warn!(kind = %resource.kind, name, error = %e, "could not delete object");
         }
     }
 }

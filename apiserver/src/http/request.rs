@@ -318,7 +318,7 @@ pub fn output(headers: &HeaderMap, query: &Query) -> Result<Output> {
                 return Ok(Output::PartialMetadata);
             }
             ("application/json" | "application/*" | "*/*" | "application/yaml", None) => {
-                acceptable_json = true
+                acceptable_json = true;
             }
             _ => {}
         }

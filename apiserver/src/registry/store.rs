@@ -535,7 +535,7 @@ impl Store {
             } else {
                 match options.propagation {
                     Some(Propagation::Foreground) => {
-                        push_unique(&mut finalizers, FOREGROUND_FINALIZER)
+                        push_unique(&mut finalizers, FOREGROUND_FINALIZER);
                     }
                     Some(Propagation::Orphan) => push_unique(&mut finalizers, ORPHAN_FINALIZER),
                     _ => {}
