@@ -1,0 +1,9 @@
+//! Harness for the binary tests: real `karmada` and `etcd` processes driven by real kubectl.
+
+// Each test binary uses a different part of the harness.
+#![allow(dead_code)]
+
+pub mod apiserver;
+pub mod etcd;
+pub mod kubectl;
+pub mod poll;
