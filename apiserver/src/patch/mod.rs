@@ -100,36 +100,61 @@ pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, Error> {
     let operations: json_patch::Patch = serde_json::from_value(patch.clone())
         .map_err(|e| Error::InvalidPatch(format!("malformed JSON patch: {e}")))?;
     let mut doc = target.clone();
-    json_patch::patch(&mut doc, &operations).map_err(|e| {
-        let op = operations.0.get(e.operation);
-        let op_name = op.map(operation_name).unwrap_or("unknown");
-        let path = e.path.to_string();
-        match e.kind {
-            json_patch::PatchErrorKind::TestFailed => Error::TestFailed {
-                index: e.operation,
-                path,
-            },
-            json_patch::PatchErrorKind::InvalidFromPointer => Error::PathNotFound {
-                index: e.operation,
-                op: op_name.into(),
-                path: from_path(op).unwrap_or(path),
-                reason: "the \"from\" location does not exist".into(),
-            },
-            json_patch::PatchErrorKind::CannotMoveInsideItself => Error::PathNotFound {
-                index: e.operation,
-                op: op_name.into(),
-                path,
-                reason: "a value cannot be moved into itself".into(),
-            },
-            _ => Error::PathNotFound {
-                index: e.operation,
-                op: op_name.into(),
-                path,
-                reason: "the location does not exist".into(),
-            },
+    for (index, operation) in operations.0.iter().enumerate() {
+        if tests_absent_as_null(&doc, operation) {
+            continue;
         }
-    })?;
+        let single = json_patch::Patch(vec![operation.clone()]);
+        json_patch::patch(&mut doc, &single).map_err(|mut e| {
+            e.operation = index;
+            patch_failure(&operations, &e)
+        })?;
+    }
     Ok(doc)
+}
+
+/// Kubernetes' JSON patch treats a missing location as `null` for `test`, so
+/// `{"op":"test","path":"/metadata/finalizers","value":null}` passes on an object without
+/// finalizers (kube-rs's finalizer helper sends exactly that).
+fn tests_absent_as_null(doc: &Value, operation: &json_patch::PatchOperation) -> bool {
+    let Ok(op) = serde_json::to_value(operation) else {
+        return false;
+    };
+    op["op"] == "test"
+        && op["value"].is_null()
+        && op["path"]
+            .as_str()
+            .is_some_and(|path| doc.pointer(path).is_none_or(Value::is_null))
+}
+
+fn patch_failure(operations: &json_patch::Patch, e: &json_patch::PatchError) -> Error {
+    let op = operations.0.get(e.operation);
+    let op_name = op.map(operation_name).unwrap_or("unknown");
+    let path = e.path.to_string();
+    match e.kind {
+        json_patch::PatchErrorKind::TestFailed => Error::TestFailed {
+            index: e.operation,
+            path,
+        },
+        json_patch::PatchErrorKind::InvalidFromPointer => Error::PathNotFound {
+            index: e.operation,
+            op: op_name.into(),
+            path: from_path(op).unwrap_or(path),
+            reason: "the \"from\" location does not exist".into(),
+        },
+        json_patch::PatchErrorKind::CannotMoveInsideItself => Error::PathNotFound {
+            index: e.operation,
+            op: op_name.into(),
+            path,
+            reason: "a value cannot be moved into itself".into(),
+        },
+        _ => Error::PathNotFound {
+            index: e.operation,
+            op: op_name.into(),
+            path,
+            reason: "the location does not exist".into(),
+        },
+    }
 }
 
 fn operation_name(op: &json_patch::PatchOperation) -> &'static str {
@@ -163,6 +188,19 @@ pub fn merge_patch(target: &Value, patch: &Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn json_patch_test_of_null_passes_on_a_missing_location() {
+        let target = json!({"metadata": {"name": "a"}});
+        let patch = json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": ["x"]}
+        ]);
+        let out = json_patch(&target, &patch).expect("null test passes on a missing path");
+        assert_eq!(out["metadata"]["finalizers"], json!(["x"]));
+        let again = json_patch(&out, &patch).expect_err("the list now exists, so the test fails");
+        assert!(matches!(again, Error::TestFailed { index: 0, .. }));
+    }
 
     #[test]
     fn json_patch_applies_every_operation() {

@@ -264,7 +264,7 @@ impl Store {
                     self.cache().wait_for(revision).await?;
                 }
                 let sub = self.cache().watch(Some(revision))?;
-                (Vec::new(), sub.backlog, sub.receiver, sub.revision)
+                (Vec::new(), sub.backlog, sub.receiver, revision)
             }
             None => {
                 let sub = self.cache().watch(None)?;

@@ -6,6 +6,7 @@
 //! same transaction to tell `Conflict` from `NotFound`.
 
 mod keys;
+pub mod process;
 mod watch;
 
 use std::future::Future;
