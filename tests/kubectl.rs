@@ -358,6 +358,12 @@ fn discovery(k: &Kubectl) -> anyhow::Result<()> {
     ] {
         ensure!(text.contains(want), "`explain` lacks {want:?}:\n{text}");
     }
+
+    // Both send protobuf review bodies; the server enforces no authorization yet.
+    let can = k.ok(&["auth", "can-i", "create", "deployments"])?;
+    ensure!(can.trim() == "yes", "`auth can-i` answered {can:?}");
+    let who = k.ok(&["auth", "whoami"])?;
+    ensure!(who.contains("system:anonymous"), "`auth whoami` answered {who:?}");
     Ok(())
 }
 

@@ -75,6 +75,15 @@ pub(super) async fn handle(
             })?,
     };
     let sub = path.subresource.as_deref();
+    if crate::registry::native::is_review(&ctx.resource.group, &ctx.resource.kind) {
+        return match (&method, ctx.name.is_some(), sub) {
+            (&Method::POST, false, None) => super::review::create(&ctx, &body),
+            _ => Err(Error::MethodNotAllowed(format!(
+                "{} can only be created: it is a question to the server, not a stored object",
+                ctx.resource.plural
+            ))),
+        };
+    }
     match (&method, ctx.name.is_some(), sub) {
         (&Method::GET, false, None) if ctx.query.flag("watch") => watch::serve(&ctx).await,
         (&Method::GET, false, None) => list(&ctx).await,

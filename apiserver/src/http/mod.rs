@@ -5,6 +5,7 @@ mod handlers;
 pub mod metrics;
 pub mod path;
 pub mod request;
+mod review;
 mod scale;
 mod watch;
 

@@ -9,6 +9,7 @@ mod document;
 mod fields;
 mod parameters;
 mod schemas;
+pub mod v2;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,6 +36,8 @@ struct Cache {
     /// The catalog generation the documents were last checked against.
     generation: Option<u64>,
     documents: HashMap<(String, String), Cached>,
+    /// The encoded `/openapi/v2` document and the generation it was built for.
+    v2: Option<(u64, Bytes)>,
 }
 
 /// One group-version's document and what it was built from.

@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::{
-    apps, autoscaling, batch, coordination, core, discovery, events, networking, policy, rbac,
-    scheduling, storage,
+    apps, authentication, authorization, autoscaling, batch, coordination, core, discovery,
+    events, networking, policy, rbac, scheduling, storage,
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
@@ -94,6 +94,11 @@ const KINDS: &[Register] = &[
     register::<storage::v1::CSINode>,
     register::<scheduling::v1::PriorityClass>,
     register::<apiextensions::CustomResourceDefinition>,
+    register::<authorization::v1::SelfSubjectAccessReview>,
+    register::<authorization::v1::SelfSubjectRulesReview>,
+    register::<authorization::v1::SubjectAccessReview>,
+    register::<authorization::v1::LocalSubjectAccessReview>,
+    register::<authentication::v1::SelfSubjectReview>,
     register::<autoscaling::v1::Scale>,
 ];
 

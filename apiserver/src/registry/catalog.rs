@@ -116,6 +116,9 @@ impl Resource {
 
     /// The verbs served on the main resource.
     pub fn verbs(&self) -> &'static [&'static str] {
+        if super::native::is_review(&self.group, &self.kind) {
+            return &["create"];
+        }
         &[
             "create",
             "delete",

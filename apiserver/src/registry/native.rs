@@ -95,6 +95,11 @@ const ROWS: &[Row] = &[
     row("storage.k8s.io", "v1", "CSINode", "csinodes", Cluster, &[], false, Sub::None),
     row("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", Cluster, &["pc"], false, Sub::None),
     row("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", Cluster, &["crd", "crds"], false, Sub::Status),
+    row("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", Cluster, &[], false, Sub::None),
+    row("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", Cluster, &[], false, Sub::None),
+    row("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", Cluster, &[], false, Sub::None),
+    row("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", Namespaced, &[], false, Sub::None),
+    row("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", Cluster, &[], false, Sub::None),
 ];
 
 /// Every native resource.
@@ -132,6 +137,8 @@ pub fn group_rank(group: &str) -> usize {
         "",
         "apps",
         "events.k8s.io",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
         "autoscaling",
         "batch",
         "networking.k8s.io",
@@ -158,6 +165,11 @@ pub fn shared_storage(group: &str, plural: &str) -> Option<&'static str> {
 /// The `(apiVersion, kind)` a shared-storage resource is stored as.
 pub fn shared_storage_version(group: &str, plural: &str) -> Option<(String, String)> {
     shared_storage(group, plural).map(|_| ("v1".to_string(), "Event".to_string()))
+}
+
+/// Review kinds are questions to the server: they are created, answered and never stored.
+pub fn is_review(group: &str, kind: &str) -> bool {
+    matches!(group, "authorization.k8s.io" | "authentication.k8s.io") && kind.ends_with("Review")
 }
 
 /// Whether a group is served natively (custom resources may not claim it).

@@ -57,9 +57,10 @@ pub(super) fn convert(value: &Value) -> Schema {
         .unwrap_or_default();
     set_bounds(&mut schema, map);
 
-    let preserves_unknown = map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
-    let nullable = map.get("nullable") == Some(&Value::Bool(true));
-    let types = single_type(map);
+    let preserves_unknown =
+        map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+    let (types, null_type) = single_type(map);
+    let nullable = null_type || map.get("nullable") == Some(&Value::Bool(true));
     let int_or_string = map.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true));
     match types {
         // A typed schema rejects null on the client, so a nullable one stays untyped, as
@@ -117,7 +118,11 @@ pub(super) fn convert(value: &Value) -> Schema {
 fn reference(map: &Map<String, Value>) -> Option<String> {
     let target = match map.get("$ref") {
         Some(Value::String(target)) => target.as_str(),
-        _ => match map.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        _ => match map
+            .get("allOf")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
             Some([only]) => only.get("$ref")?.as_str()?,
             _ => return None,
         },
@@ -126,17 +131,22 @@ fn reference(map: &Map<String, Value>) -> Option<String> {
     Some(format!("{V2_PREFIX}{name}"))
 }
 
-/// The one non-null type of a schema; `None` when it has none or several.
-fn single_type(map: &Map<String, Value>) -> Option<String> {
+/// The types kube-openapi accepts; anything else leaves a schema untyped.
+const TYPES: &[&str] = &["object", "array", "string", "integer", "number", "boolean"];
+
+/// The one non-null type of a schema (`None` when it has none or several), and whether it
+/// also allows null.
+fn single_type(map: &Map<String, Value>) -> (Option<String>, bool) {
     let types: Vec<&str> = match map.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
         Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
     };
-    match types.as_slice() {
-        [t] if *t != "null" => Some((*t).to_string()),
-        [a, "null"] | ["null", a] => Some((*a).to_string()),
-        _ => None,
+    let null = types.contains(&"null");
+    let others: Vec<&str> = types.into_iter().filter(|t| *t != "null").collect();
+    match others.as_slice() {
+        [t] if TYPES.contains(t) => (Some((*t).to_string()), null),
+        _ => (None, null),
     }
 }
 
@@ -213,4 +223,162 @@ pub(super) fn extensions(map: &Map<String, Value>) -> Vec<NamedAny> {
             value: Some(any(value)),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn types(schema: &Schema) -> Vec<&str> {
+        schema
+            .r#type
+            .iter()
+            .flat_map(|t| t.value.iter().map(String::as_str))
+            .collect()
+    }
+
+    fn property<'a>(schema: &'a Schema, name: &str) -> &'a Schema {
+        schema
+            .properties
+            .iter()
+            .flat_map(|p| &p.additional_properties)
+            .find(|p| p.name == name)
+            .and_then(|p| p.value.as_ref())
+            .unwrap_or_else(|| panic!("no property {name}"))
+    }
+
+    #[test]
+    fn references_point_at_definitions_and_stand_alone() {
+        let direct = convert(&json!({"$ref": "#/components/schemas/io.k8s.api.core.v1.PodSpec"}));
+        assert_eq!(direct.r#ref, "#/definitions/io.k8s.api.core.v1.PodSpec");
+        let described = convert(&json!({
+            "description": "Standard object's metadata.",
+            "allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}],
+        }));
+        assert_eq!(
+            (described.r#ref.as_str(), described.description.as_str()),
+            (
+                "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+                "Standard object's metadata."
+            )
+        );
+        assert!(described.all_of.is_empty() && described.r#type.is_none());
+        let typed = convert(&json!({"type": "object", "$ref": "#/components/schemas/X"}));
+        assert!(typed.r#type.is_none(), "a reference may not carry a type");
+        let elsewhere = convert(&json!({"$ref": "https://example.com/schema.json"}));
+        assert_eq!(elsewhere.r#ref, "");
+    }
+
+    #[test]
+    fn types_are_reduced_to_one_that_kube_openapi_accepts() {
+        let cases = [
+            (json!({"type": "string"}), vec!["string"]),
+            (json!({"type": ["integer"]}), vec!["integer"]),
+            (json!({"type": ["string", "integer"]}), vec![]),
+            (json!({"type": "null"}), vec![]),
+            (json!({"type": "file"}), vec![]),
+            // Nullable fields stay untyped so that an explicit null passes validation.
+            (json!({"type": ["string", "null"]}), vec![]),
+            (json!({"type": "string", "nullable": true}), vec![]),
+            (
+                json!({"anyOf": [{"type": "integer"}, {"type": "string"}]}),
+                vec![],
+            ),
+            (
+                json!({"x-kubernetes-int-or-string": true, "anyOf": [{"type": "integer"}, {"type": "string"}]}),
+                vec!["string"],
+            ),
+        ];
+        for (v3, expected) in cases {
+            assert_eq!(types(&convert(&v3)), expected, "{v3}");
+        }
+        let int_or_string = convert(&json!({"x-kubernetes-int-or-string": true}));
+        assert_eq!(int_or_string.format, "int-or-string");
+        assert_eq!(
+            int_or_string.vendor_extension[0].name,
+            "x-kubernetes-int-or-string"
+        );
+    }
+
+    #[test]
+    fn arrays_always_have_exactly_one_item_schema() {
+        let typed = convert(&json!({"type": "array", "items": {"type": "string"}}));
+        let items = &typed.items.as_ref().expect("items").schema;
+        assert_eq!(items.len(), 1);
+        assert_eq!(types(&items[0]), ["string"]);
+        for v3 in [
+            json!({"type": "array"}),
+            json!({"type": "array", "items": [{"type": "string"}, {"type": "integer"}]}),
+        ] {
+            let items = convert(&v3).items.expect("items").schema;
+            assert_eq!(items, [Schema::default()], "{v3}");
+        }
+    }
+
+    #[test]
+    fn objects_keep_properties_unless_unknown_fields_are_preserved() {
+        let v3 = json!({
+            "type": "object",
+            "required": ["spec"],
+            "properties": {
+                "spec": {"type": "object", "properties": {"cron": {"type": "string", "default": "* * * * *"}}},
+                "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                          "properties": {"known": {"type": "string"}}},
+                "empty": {"type": "object", "properties": {}},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                "open": {"type": "object", "additionalProperties": true},
+            },
+        });
+        let schema = convert(&v3);
+        assert_eq!(schema.required, ["spec"]);
+        let cron = property(property(&schema, "spec"), "cron");
+        assert_eq!(
+            cron.default.as_ref().map(|d| d.yaml.as_str()),
+            Some(r#""* * * * *""#)
+        );
+        assert!(property(&schema, "extra").properties.is_none());
+        assert!(property(&schema, "empty").properties.is_none());
+        let labels = property(&schema, "labels").additional_properties.clone();
+        match labels.and_then(|a| a.oneof) {
+            Some(additional_properties_item::Oneof::Schema(values)) => {
+                assert_eq!(types(&values), ["string"]);
+            }
+            other => panic!("labels: {other:?}"),
+        }
+        assert_eq!(
+            property(&schema, "open").additional_properties,
+            Some(AdditionalPropertiesItem {
+                oneof: Some(additional_properties_item::Oneof::Boolean(true))
+            })
+        );
+    }
+
+    #[test]
+    fn bounds_enums_and_extensions_carry_over() {
+        let schema = convert(&json!({
+            "type": "integer", "format": "int32", "minimum": 1, "exclusiveMaximum": 10,
+            "enum": [1, 2], "x-kubernetes-list-type": "set", "nullable": false,
+        }));
+        assert_eq!(types(&schema), ["integer"]);
+        assert_eq!(
+            (schema.minimum, schema.maximum, schema.exclusive_maximum),
+            (1.0, 10.0, true)
+        );
+        let enums: Vec<&str> = schema.r#enum.iter().map(|e| e.yaml.as_str()).collect();
+        assert_eq!(enums, ["1", "2"]);
+        assert_eq!(schema.vendor_extension.len(), 1);
+        assert_eq!(
+            schema.vendor_extension[0]
+                .value
+                .as_ref()
+                .map(|v| v.yaml.as_str()),
+            Some(r#""set""#)
+        );
+        let strings = convert(&json!({"type": "string", "maxLength": 63, "pattern": "^[a-z]+$"}));
+        assert_eq!(
+            (strings.max_length, strings.pattern.as_str()),
+            (63, "^[a-z]+$")
+        );
+    }
 }
