@@ -2,6 +2,7 @@
 
 mod controllers;
 mod core_kinds;
+mod crd;
 mod names;
 mod pods;
 
@@ -306,6 +307,9 @@ pub fn validate_native(group: &str, kind: &str, object: &Value) -> Vec<Cause> {
         ("batch", "Job") => controllers::job_spec(spec, "spec", &mut out),
         ("batch", "CronJob") => controllers::cron_job(spec, &mut out),
         ("", "Service") => core_kinds::service(spec, &mut out),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            crd::custom_resource_definition(object, &mut out);
+        }
         ("", "ConfigMap") => core_kinds::config_map(object, &mut out),
         ("", "Secret") => core_kinds::secret(object, &mut out),
         ("", "PersistentVolumeClaim") => core_kinds::pvc(spec, &mut out),
