@@ -120,7 +120,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn crd(name: &str, group: &str, versions: Value) -> Value {
+    fn crd(name: &str, group: &str, versions: &Value) -> Value {
         json!({"metadata": {"name": name}, "spec": {"group": group, "scope": "Namespaced",
             "names": {"plural": "widgets", "kind": "Widget"}, "versions": versions}})
     }
