@@ -132,7 +132,7 @@ mod tests {
             &crd(
                 "widgets.example.com",
                 "example.com",
-                json!([{"name": "v1", "served": true, "storage": true}]),
+                &json!([{"name": "v1", "served": true, "storage": true}]),
             ),
             &mut out,
         );
@@ -146,7 +146,7 @@ mod tests {
             &crd(
                 "gadgets.example.com",
                 "example.com",
-                json!([{"name": "v1", "storage": false}]),
+                &json!([{"name": "v1", "storage": false}]),
             ),
             &mut out,
         );
@@ -164,7 +164,7 @@ mod tests {
             &crd(
                 "widgets.apps",
                 "apps",
-                json!([{"name": "v1", "storage": true}]),
+                &json!([{"name": "v1", "storage": true}]),
             ),
             &mut out,
         );
