@@ -94,13 +94,11 @@ impl Store {
     }
 
     fn conflict(resource: &Resource, name: &str) -> Error {
-        Error::Conflict {
-            group: resource.group.clone(),
-            resource: resource.plural.clone(),
-            name: name.into(),
-            message: "the object has been modified; please apply your changes to the latest version and try again"
-                .into(),
-        }
+        conflict(
+            resource,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
     }
 
     /// Reads one object from storage (not from the cache, so a client reads its own writes).
@@ -371,15 +369,14 @@ impl Store {
                 && !uid.is_empty()
                 && Some(uid) != current.uid()
             {
-                return Err(Error::Conflict {
-                    group: resource.group.clone(),
-                    resource: resource.plural.clone(),
-                    name: name.into(),
-                    message: format!(
+                return Err(conflict(
+                    resource,
+                    name,
+                    format!(
                         "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
                         current.uid().unwrap_or_default()
                     ),
-                });
+                ));
             }
             strategy::prepare_update(resource, &current, &mut new, subresource);
             self.keep_system_metadata(resource, &current, &mut new)?;
@@ -650,6 +647,16 @@ fn held(resource: &Resource, object: &Value) -> bool {
     !object.finalizers().is_empty() || spec_finalizers
 }
 
+/// A 409 Conflict about one object.
+fn conflict(resource: &Resource, name: &str, message: impl Into<String>) -> Error {
+    Error::Conflict {
+        group: resource.group.clone(),
+        resource: resource.plural.clone(),
+        name: name.into(),
+        message: message.into(),
+    }
+}
+
 fn is_pod(resource: &Resource) -> bool {
     resource.group.is_empty() && resource.kind == "Pod"
 }
@@ -697,28 +704,26 @@ fn check_preconditions(
     if let Some(uid) = &options.precondition_uid
         && Some(uid.as_str()) != current.uid()
     {
-        return Err(Error::Conflict {
-            group: resource.group.clone(),
-            resource: resource.plural.clone(),
-            name: name.into(),
-            message: format!(
+        return Err(conflict(
+            resource,
+            name,
+            format!(
                 "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
                 current.uid().unwrap_or_default()
             ),
-        });
+        ));
     }
     if let Some(rv) = &options.precondition_resource_version
         && Some(rv.as_str()) != current.resource_version()
     {
-        return Err(Error::Conflict {
-            group: resource.group.clone(),
-            resource: resource.plural.clone(),
-            name: name.into(),
-            message: format!(
+        return Err(conflict(
+            resource,
+            name,
+            format!(
                 "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
                 current.resource_version().unwrap_or_default()
             ),
-        });
+        ));
     }
     Ok(())
 }
