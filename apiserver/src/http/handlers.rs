@@ -152,15 +152,21 @@ async fn list(ctx: &Ctx<'_>) -> Result<Response> {
         read_at: ctx.query.read_at()?,
     };
     let page = ctx.api.store.list(&ctx.resource, &options).await?;
-    Ok(respond(
-        StatusCode::OK,
-        &render_list(&ctx.resource, &page, output),
-        &[],
-    ))
+    Ok(render_list(&ctx.resource, &page, output))
 }
 
 /// A list as the client asked for it.
-fn render_list(resource: &Resource, page: &Page, output: Output) -> Value {
+/// A list body that serialises the shared cached objects without copying them.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListBody<'a> {
+    kind: String,
+    api_version: String,
+    metadata: Value,
+    items: &'a [Arc<Value>],
+}
+
+fn render_list(resource: &Resource, page: &Page, output: Output) -> Response {
     let mut list_meta = json!({"resourceVersion": page.revision.to_string()});
     if let Some(c) = &page.continue_token {
         list_meta["continue"] = json!(c);
@@ -168,7 +174,7 @@ fn render_list(resource: &Resource, page: &Page, output: Output) -> Value {
     if let Some(n) = page.remaining {
         list_meta["remainingItemCount"] = json!(n);
     }
-    match output {
+    let body = match output {
         Output::Table { include } => {
             let objects: Vec<Value> = page.items.iter().map(|o| (**o).clone()).collect();
             table::table(
@@ -186,13 +192,17 @@ fn render_list(resource: &Resource, page: &Page, output: Output) -> Value {
             "metadata": list_meta,
             "items": page.items.iter().map(|o| partial_metadata(o)).collect::<Vec<_>>(),
         }),
-        Output::Object => json!({
-            "kind": resource.list_kind(),
-            "apiVersion": resource.api_version(),
-            "metadata": list_meta,
-            "items": page.items.iter().map(|o| (**o).clone()).collect::<Vec<_>>(),
-        }),
-    }
+        Output::Object => {
+            let list = ListBody {
+                kind: resource.list_kind(),
+                api_version: resource.api_version(),
+                metadata: list_meta,
+                items: &page.items,
+            };
+            return respond(StatusCode::OK, &list, &[]);
+        }
+    };
+    respond(StatusCode::OK, &body, &[])
 }
 
 /// One object as the client asked for it.
@@ -219,7 +229,11 @@ pub(super) fn partial_metadata(object: &Value) -> Value {
 }
 
 /// A JSON response with `Warning` headers.
-pub(super) fn respond(status: StatusCode, value: &Value, warnings: &[String]) -> Response {
+pub(super) fn respond(
+    status: StatusCode,
+    value: &impl serde::Serialize,
+    warnings: &[String],
+) -> Response {
     let mut response = json_response(status, value);
     for w in warnings {
         let text = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());

@@ -144,7 +144,12 @@ async fn route(api: &Arc<Api>, target: Target, request: Request) -> Result<Respo
                 .ok_or(Error::NotFoundPath)?;
             ok_json(&doc)
         }
-        Target::OpenApiV2 => return Err(Error::NotFoundPath),
+        Target::OpenApiV2 => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, crate::openapi::v2::CONTENT_TYPE)],
+            api.openapi.v2_protobuf(catalog),
+        )
+            .into_response(),
         Target::Resource(path) => handlers::handle(api, path, request).await?,
     })
 }
@@ -170,7 +175,7 @@ pub(crate) fn ok_json(value: &Value) -> Response {
     json_response(StatusCode::OK, value)
 }
 
-pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_default();
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;

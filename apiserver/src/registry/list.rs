@@ -181,7 +181,7 @@ impl Store {
                 continue;
             }
             last_key = Some(key);
-            items.push(Arc::new(present(resource, (*object).clone())));
+            items.push(present_shared(resource, object));
         }
         let continue_token = (matched_after > 0)
             .then(|| encode_continue(revision, last_key.as_deref().unwrap_or_default()));
@@ -276,7 +276,7 @@ impl Store {
                     .filter(|(_, o)| filter.matches(resource, o))
                     .map(|(_, o)| Event {
                         kind: EventType::Added,
-                        object: Arc::new(present(resource, (*o).clone())),
+                        object: present_shared(resource, o),
                     })
                     .collect();
                 let backlog = backlog
@@ -295,6 +295,19 @@ impl Store {
             receiver,
             revision,
         })
+    }
+}
+
+/// A cached object as the client sees it, sharing the cached copy when it is already in the
+/// requested version (the common case), so lists and watches do not copy every object.
+fn present_shared(resource: &Resource, object: Arc<Value>) -> Arc<Value> {
+    let same_version =
+        object.get("apiVersion").and_then(Value::as_str) == Some(resource.api_version().as_str());
+    let same_kind = object.get("kind").and_then(Value::as_str) == Some(resource.kind.as_str());
+    if same_version && same_kind {
+        object
+    } else {
+        Arc::new(present(resource, (*object).clone()))
     }
 }
 
@@ -412,7 +425,7 @@ impl Watch {
         };
         Some(Event {
             kind,
-            object: Arc::new(present(&self.resource, (*change.object).clone())),
+            object: present_shared(&self.resource, change.object.clone()),
         })
     }
 }
