@@ -363,7 +363,10 @@ fn discovery(k: &Kubectl) -> anyhow::Result<()> {
     let can = k.ok(&["auth", "can-i", "create", "deployments"])?;
     ensure!(can.trim() == "yes", "`auth can-i` answered {can:?}");
     let who = k.ok(&["auth", "whoami"])?;
-    ensure!(who.contains("system:anonymous"), "`auth whoami` answered {who:?}");
+    ensure!(
+        who.contains("system:anonymous"),
+        "`auth whoami` answered {who:?}"
+    );
     Ok(())
 }
 

@@ -33,6 +33,9 @@ async fn send(
     }
 }
 
+/// Method, path, content type, body, expected code and expected reason.
+type Case<'a> = (&'a str, &'a str, &'a str, Vec<u8>, u16, &'a str);
+
 async fn stored(server: &TestServer) -> Value {
     let (code, body) = send(
         server,
@@ -62,7 +65,7 @@ async fn bad_bodies_are_refused_and_change_nothing() -> anyhow::Result<()> {
     let before = stored(&server).await;
     let item = format!("{CONFIGMAPS}/keep");
 
-    let cases: Vec<(&str, &str, &str, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "POST",
             CONFIGMAPS,

@@ -30,8 +30,11 @@ use proto::{
     non_body_parameter, parameter,
 };
 
-/// The media type of the document, which is what kubectl asks for.
-pub const CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+/// The media type the document is served with. Clients ask for the older spelling
+/// `...spec.v2@v1.0+protobuf`, but Go's media-type parser rejects the `@` in a response (client-go
+/// then fails with "mime: unexpected content after media subtype"), so upstream answers with
+/// this one.
+pub const CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 impl OpenApi {
     /// The `/openapi/v2` document: every served path and definition, encoded as gnostic's
@@ -122,7 +125,7 @@ fn operation(op: &Value) -> Operation {
                     name: "body".into(),
                     r#in: "body".into(),
                     required: body["required"].as_bool().unwrap_or(false),
-                    schema: Some(schema::convert(schema)),
+                    schema: Some(Box::new(schema::convert(schema))),
                     ..BodyParameter::default()
                 })),
             }),

@@ -128,8 +128,8 @@ pub struct BodyParameter {
     pub r#in: String,
     #[prost(bool, tag = "4")]
     pub required: bool,
-    #[prost(message, optional, tag = "5")]
-    pub schema: Option<Schema>,
+    #[prost(message, optional, boxed, tag = "5")]
+    pub schema: Option<Box<Schema>>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -352,25 +352,3 @@ fn the_document_is_cached_until_the_catalog_changes() {
         Some(json!({"group": "stable.example.com", "kind": "CronTab", "version": "v1"}))
     );
 }
-
-#[test]
-fn zz_survey() {
-    let catalog = Catalog::with_native();
-    catalog.insert(custom::tests::crontab(Some(json!({"type":"object","properties":{"spec":{"type":"object","properties":{"a":{"type":"string","default":"é😀\u{85}x","enum":["no","on","1e3"]}}}}}))));
-    let document = decode(&OpenApi::new().v2_protobuf(&catalog));
-    let mut out = Vec::new();
-    fn walk(s: &Schema, out: &mut Vec<String>) {
-        for e in &s.vendor_extension { out.push(e.value.as_ref().unwrap().yaml.clone()); }
-        if let Some(d) = &s.default { out.push(d.yaml.clone()); }
-        for e in &s.r#enum { out.push(e.yaml.clone()); }
-        for p in s.properties.iter().flat_map(|p| &p.additional_properties) { walk(p.value.as_ref().unwrap(), out); }
-        for i in s.items.iter().flat_map(|i| &i.schema) { walk(i, out); }
-    }
-    for (_, s) in definitions(&document) { walk(s, &mut out); }
-    for item in paths(&document).values() {
-        for op in [&item.get, &item.put, &item.post, &item.delete, &item.patch].into_iter().flatten() {
-            for e in &op.vendor_extension { out.push(e.value.as_ref().unwrap().yaml.clone()); }
-        }
-    }
-    std::fs::write("/tmp/openapiv2-yaml.json", serde_json::to_string(&out).unwrap()).unwrap();
-}

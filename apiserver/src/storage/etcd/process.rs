@@ -40,6 +40,8 @@ pub struct EtcdProcess {
     child: Child,
     endpoint: String,
     log: PathBuf,
+    /// The directory removed when the process goes, for [`EtcdProcess::start_temporary`].
+    _temporary: Option<tempfile::TempDir>,
 }
 
 impl EtcdProcess {
@@ -77,9 +79,26 @@ impl EtcdProcess {
             child,
             endpoint: client_url,
             log,
+            _temporary: None,
         };
         etcd.wait_ready().await?;
         Ok(etcd)
+    }
+
+    /// Starts etcd in a new temporary directory that is removed when the process goes.
+    pub async fn start_temporary() -> Result<EtcdProcess, Error> {
+        let dir = tempfile::tempdir().map_err(|source| Error::Files {
+            dir: std::env::temp_dir(),
+            source,
+        })?;
+        let mut etcd = EtcdProcess::start(dir.path()).await?;
+        etcd._temporary = Some(dir);
+        Ok(etcd)
+    }
+
+    /// The process id (to measure etcd's memory, for example).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The client URL, e.g. `http://127.0.0.1:41234`.

@@ -1,0 +1,89 @@
+//! Smoke test of `karmada bench apiserver`: a quick run on the embedded backend through the
+//! built binary reports every operation, with throughput, as a table and as JSON.
+
+use std::process::Command;
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+const OPERATIONS: [&str; 9] = [
+    "create",
+    "get",
+    "list",
+    "list-page500",
+    "update",
+    "delete",
+    "watch-open",
+    "watch-event",
+    "raw-put",
+];
+
+#[test]
+fn quick_embedded_run_reports_every_operation() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("tmp.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_karmada"))
+        .args([
+            "bench",
+            "apiserver",
+            "--quick",
+            "--backend",
+            "embedded",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(dir.path())
+        .output()
+        .context("cannot run the karmada binary")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "bench failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&out).context("the --out file is missing")?)?;
+    let results = report["results"]
+        .as_array()
+        .context("the report has no results")?;
+    for operation in OPERATIONS {
+        let row = results
+            .iter()
+            .find(|r| r["backend"] == "embedded" && r["operation"] == operation)
+            .with_context(|| format!("no embedded {operation} row in {report:#}"))?;
+        let ops_per_sec = row["ops_per_sec"]
+            .as_f64()
+            .context("ops_per_sec is not a number")?;
+        assert!(ops_per_sec > 0.0, "{operation} has no throughput: {row:#}");
+        assert!(
+            row["count"].as_u64().unwrap_or(0) > 0,
+            "{operation} made no calls: {row:#}"
+        );
+        assert!(
+            row["latency_ms"]["max"].as_f64().is_some(),
+            "{operation} has no latency: {row:#}"
+        );
+        assert!(
+            stdout.lines().any(
+                |l| l.starts_with("embedded") && l.split_whitespace().nth(1) == Some(operation)
+            ),
+            "the table has no {operation} line:\n{stdout}"
+        );
+    }
+    assert_eq!(
+        results.len(),
+        OPERATIONS.len(),
+        "one row per operation: {report:#}"
+    );
+
+    let backend = &report["backends"][0];
+    assert_eq!(
+        backend["watch_events_delivered"], backend["watch_events_expected"],
+        "{backend:#}"
+    );
+    assert!(report["machine"]["cores"].as_u64().unwrap_or(0) >= 1);
+    assert_eq!(report["params"]["objects"], 50);
+    Ok(())
+}
