@@ -172,7 +172,7 @@ impl Store {
         }
         let name = object.name().unwrap_or_default().to_string();
         if let Some(ns) = namespace {
-            self.check_namespace_open(resource, ns).await?;
+            self.check_namespace_open(resource, ns, &name).await?;
         }
         let meta = meta_mut(&mut object);
         meta.insert("uid".into(), uuid::Uuid::new_v4().to_string().into());
@@ -218,23 +218,41 @@ impl Store {
     }
 
     /// Refuses new objects in a namespace that is missing or terminating.
-    async fn check_namespace_open(&self, resource: &Resource, namespace: &str) -> Result<()> {
+    async fn check_namespace_open(
+        &self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<()> {
         if !resource.namespaced {
             return Ok(());
         }
         let Some(namespaces) = self.catalog.get("", "v1", "namespaces") else {
             return Ok(());
         };
-        match self.read(&namespaces, None, namespace).await? {
+        // Like kube-apiserver's NamespaceLifecycle: trust the cache when it knows the
+        // namespace, and read storage only when it does not (it may not have caught up yet).
+        let found = match self.cached(&namespaces, None, namespace) {
+            Some(ns) => Some((*ns).clone()),
+            None => self
+                .read(&namespaces, None, namespace)
+                .await?
+                .map(|(ns, _)| ns),
+        };
+        match found {
             None => Err(Error::NotFound {
                 group: String::new(),
                 resource: "namespaces".into(),
                 name: namespace.into(),
             }),
-            Some((ns, _)) if ns.is_deleting() => Err(Error::Forbidden(format!(
-                "{} \"{}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
+            Some(ns) if ns.is_deleting() => Err(Error::Forbidden(format!(
+                "{}{} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
                 resource.plural,
-                resource_name_hint(resource)
+                if resource.group.is_empty() {
+                    String::new()
+                } else {
+                    format!(".{}", resource.group)
+                },
             ))),
             Some(_) => Ok(()),
         }
@@ -726,10 +744,6 @@ fn check_preconditions(
         ));
     }
     Ok(())
-}
-
-fn resource_name_hint(resource: &Resource) -> &str {
-    &resource.kind
 }
 
 fn manager(options: &WriteOptions) -> &str {

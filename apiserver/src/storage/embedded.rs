@@ -1,9 +1,10 @@
 //! The default storage backend: one redb file holding current values and a revision log.
 //!
 //! Three tables: `kv` (key -> current record), `log` (revision -> the event written at that
-//! revision, with the previous value) and `meta` (current and compacted revision). Every write
-//! is one redb transaction committed with immediate durability, so an acknowledged write
-//! survives process death. Past revisions are read by undoing the log from the current state;
+//! revision, with the previous value) and `meta` (current and compacted revision). One writer
+//! thread commits writes with immediate durability, grouping the writes that wait while a
+//! commit runs into the next transaction (group commit: one fsync for many writes); a write is
+//! acknowledged only after its transaction committed, so it survives process death. Past revisions are read by undoing the log from the current state;
 //! watches replay the log and then follow an in-process broadcast of new events.
 
 mod codec;
@@ -11,12 +12,14 @@ mod history;
 mod watch;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot};
 
 use super::{
     Error, Event, EventKind, KeyValue, Range, RangeOptions, Result, Revision, Storage, WatchStream,
@@ -31,6 +34,9 @@ const META_COMPACTED: &str = "compacted";
 /// How many events the broadcast keeps for slow watchers; one that falls further behind
 /// catches up from the log instead of losing events.
 const WATCH_BUFFER: usize = 1024;
+
+/// Most writes committed in one transaction.
+const MAX_BATCH: usize = 256;
 
 /// Why the store file could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -54,14 +60,31 @@ pub enum OpenError {
 /// A [`Storage`] kept in a single redb file (or in memory for tests).
 pub struct Embedded {
     shared: Arc<Shared>,
+    /// Requests to the writer thread; `None` once dropping.
+    writer: Option<mpsc::Sender<Request>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 struct Shared {
     db: Arc<Database>,
-    /// Held from the start of a write until its event is broadcast, so that revisions are
-    /// assigned, committed and announced in one order.
-    write_lock: Mutex<()>,
     events: broadcast::Sender<Arc<Event>>,
+}
+
+/// Decides a write from the key's current record.
+type Decide = Box<dyn FnOnce(Option<&KeyValue>) -> Result<Change> + Send>;
+
+/// Work for the writer thread, which alone assigns revisions, commits and announces events,
+/// so all three happen in one order.
+enum Request {
+    Write {
+        key: String,
+        decide: Decide,
+        reply: oneshot::Sender<Result<Event>>,
+    },
+    Compact {
+        revision: Revision,
+        reply: oneshot::Sender<Result<()>>,
+    },
 }
 
 /// What a write does to its key, decided from the key's current record.
@@ -106,12 +129,20 @@ impl Embedded {
         txn.open_table(META).map_err(db_error)?;
         txn.commit().map_err(db_error)?;
         let (events, _) = broadcast::channel(WATCH_BUFFER);
+        let shared = Arc::new(Shared {
+            db: Arc::new(db),
+            events,
+        });
+        let (writer, requests) = mpsc::channel();
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("embedded-store-writer".into())
+            .spawn(move || thread_shared.run_writer(&requests))
+            .map_err(Error::backend)?;
         Ok(Embedded {
-            shared: Arc::new(Shared {
-                db: Arc::new(db),
-                write_lock: Mutex::new(()),
-                events,
-            }),
+            shared,
+            writer: Some(writer),
+            thread: Some(thread),
         })
     }
 
@@ -131,83 +162,129 @@ impl Embedded {
         key: &str,
         decide: impl FnOnce(Option<&KeyValue>) -> Result<Change> + Send + 'static,
     ) -> Result<Event> {
-        let key = key.to_owned();
-        self.blocking(move |shared| shared.write(&key, decide))
-            .await
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Write {
+            key: key.to_owned(),
+            decide: Box::new(decide),
+            reply,
+        })?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+
+    fn send(&self, request: Request) -> Result<()> {
+        self.writer
+            .as_ref()
+            .and_then(|w| w.send(request).ok())
+            .ok_or_else(writer_gone)
     }
 }
 
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer thread once it has finished its batch; waiting
+        // for it means the database file is closed when the store is gone.
+        self.writer.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn writer_gone() -> Error {
+    Error::backend(std::io::Error::other(
+        "the embedded store's writer thread has stopped",
+    ))
+}
+
 impl Shared {
-    /// Applies one write as one transaction: the new record, its log entry and the revision.
-    fn write(
-        &self,
-        key: &str,
-        decide: impl FnOnce(Option<&KeyValue>) -> Result<Change>,
-    ) -> Result<Event> {
-        let _order = self
-            .write_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let txn = self.db.begin_write().map_err(db_error)?;
-        let event = {
-            let mut kv = txn.open_table(KV).map_err(db_error)?;
-            let mut log = txn.open_table(LOG).map_err(db_error)?;
-            let mut meta = txn.open_table(META).map_err(db_error)?;
-            let current = match kv.get(key).map_err(db_error)? {
-                Some(bytes) => {
-                    Some(codec::decode_record(key, bytes.value()).map_err(Error::backend)?)
+    /// The writer thread: takes every request waiting, commits the writes in one transaction,
+    /// then runs compactions, until the store is dropped.
+    fn run_writer(&self, requests: &mpsc::Receiver<Request>) {
+        while let Ok(first) = requests.recv() {
+            let mut writes = Vec::new();
+            let mut compactions = Vec::new();
+            let mut next = Some(first);
+            while let Some(request) = next {
+                match request {
+                    Request::Write { key, decide, reply } => writes.push((key, decide, reply)),
+                    Request::Compact { revision, reply } => compactions.push((revision, reply)),
                 }
-                None => None,
-            };
-            // An error here drops the transaction uncommitted, which aborts it.
-            let change = decide(current.as_ref())?;
-            let revision = meta_value(&meta, META_REVISION)? + 1;
-            let event = match (change, current) {
-                (Change::Put(value), prev) => {
-                    let create_revision = prev.as_ref().map_or(revision, |p| p.create_revision);
-                    let new = KeyValue {
-                        key: key.to_owned(),
-                        value,
-                        create_revision,
-                        mod_revision: revision,
+                next = (writes.len() < MAX_BATCH)
+                    .then(|| requests.try_recv().ok())
+                    .flatten();
+            }
+            if !writes.is_empty() {
+                self.commit_batch(writes);
+            }
+            for (revision, reply) in compactions {
+                let _ = reply.send(self.compact(revision));
+            }
+        }
+    }
+
+    /// Applies a batch of writes in order in one transaction: each sees the ones before it,
+    /// gets the next revision, and is answered only after the commit.
+    fn commit_batch(&self, writes: Vec<(String, Decide, oneshot::Sender<Result<Event>>)>) {
+        let mut outcomes = Vec::with_capacity(writes.len());
+        let mut replies = Vec::with_capacity(writes.len());
+        let result = (|| -> Result<redb::WriteTransaction> {
+            let txn = self.db.begin_write().map_err(db_error)?;
+            {
+                let mut kv = txn.open_table(KV).map_err(db_error)?;
+                let mut log = txn.open_table(LOG).map_err(db_error)?;
+                let mut meta = txn.open_table(META).map_err(db_error)?;
+                let mut revision = meta_value(&meta, META_REVISION)?;
+                for (key, decide, reply) in writes {
+                    replies.push(reply);
+                    let current = match kv.get(key.as_str()).map_err(db_error)? {
+                        Some(bytes) => Some(
+                            codec::decode_record(&key, bytes.value()).map_err(Error::backend)?,
+                        ),
+                        None => None,
                     };
-                    kv.insert(key, codec::encode_record(&new).as_slice())
-                        .map_err(db_error)?;
-                    Event {
-                        kind: EventKind::Put,
-                        kv: new,
-                        prev,
+                    let event = match decide(current.as_ref()) {
+                        Ok(change) => apply(&key, change, current, revision + 1),
+                        Err(e) => Err(e),
+                    };
+                    if let Ok(event) = &event {
+                        revision += 1;
+                        match event.kind {
+                            EventKind::Put => kv
+                                .insert(key.as_str(), codec::encode_record(&event.kv).as_slice())
+                                .map_err(db_error)?,
+                            EventKind::Delete => kv.remove(key.as_str()).map_err(db_error)?,
+                        };
+                        log.insert(revision, codec::encode_event(event).as_slice())
+                            .map_err(db_error)?;
                     }
+                    outcomes.push(event);
                 }
-                (Change::Delete, Some(prev)) => {
-                    kv.remove(key).map_err(db_error)?;
-                    Event {
-                        kind: EventKind::Delete,
-                        kv: KeyValue {
-                            mod_revision: revision,
-                            ..prev.clone()
-                        },
-                        prev: Some(prev),
+                meta.insert(META_REVISION, revision).map_err(db_error)?;
+            }
+            Ok(txn)
+        })()
+        .and_then(|txn| txn.commit().map_err(db_error));
+        match result {
+            Ok(()) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    if let Ok(event) = &outcome {
+                        // No receivers simply means nobody is watching.
+                        let _ = self.events.send(Arc::new(event.clone()));
                     }
+                    let _ = reply.send(outcome);
                 }
-                (Change::Delete, None) => return Err(Error::NotFound(key.to_owned())),
-            };
-            log.insert(revision, codec::encode_event(&event).as_slice())
-                .map_err(db_error)?;
-            meta.insert(META_REVISION, revision).map_err(db_error)?;
-            event
-        };
-        txn.commit().map_err(db_error)?;
-        // No receivers simply means nobody is watching.
-        let _ = self.events.send(Arc::new(event.clone()));
-        Ok(event)
+            }
+            Err(e) => {
+                // Nothing of the batch was written: every writer learns why.
+                let message = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(Error::backend(std::io::Error::other(message.clone()))));
+                }
+            }
+        }
     }
 
     fn compact(&self, revision: Revision) -> Result<()> {
-        let _order = self
-            .write_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
         let txn = self.db.begin_write().map_err(db_error)?;
         {
             let mut meta = txn.open_table(META).map_err(db_error)?;
@@ -323,12 +400,44 @@ impl Storage for Embedded {
     }
 
     async fn compact(&self, revision: Revision) -> Result<()> {
-        self.blocking(move |shared| shared.compact(revision)).await
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Compact { revision, reply })?;
+        answer.await.map_err(|_| writer_gone())?
     }
 
     async fn compacted_revision(&self) -> Result<Revision> {
         self.blocking(|shared| Ok(history::revisions(&shared.db)?.compacted))
             .await
+    }
+}
+
+/// The event a decided change makes at `revision`.
+fn apply(
+    key: &str,
+    change: Change,
+    current: Option<KeyValue>,
+    revision: Revision,
+) -> Result<Event> {
+    match (change, current) {
+        (Change::Put(value), prev) => Ok(Event {
+            kind: EventKind::Put,
+            kv: KeyValue {
+                key: key.to_owned(),
+                value,
+                create_revision: prev.as_ref().map_or(revision, |p| p.create_revision),
+                mod_revision: revision,
+            },
+            prev,
+        }),
+        (Change::Delete, Some(prev)) => Ok(Event {
+            kind: EventKind::Delete,
+            kv: KeyValue {
+                mod_revision: revision,
+                ..prev.clone()
+            },
+            prev: Some(prev),
+        }),
+        (Change::Delete, None) => Err(Error::NotFound(key.to_owned())),
     }
 }
 
