@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod convert;
 pub mod defaults;
+pub mod delete;
 pub mod error;
 pub mod fields;
 pub mod jsonpath;

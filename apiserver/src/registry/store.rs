@@ -29,32 +29,7 @@ pub struct WriteOptions {
     pub applied: bool,
 }
 
-/// How dependents are handled when their owner is deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Propagation {
-    Background,
-    Foreground,
-    Orphan,
-}
-
-/// `DeleteOptions` as the store needs them.
-#[derive(Debug, Clone, Default)]
-pub struct DeleteOptions {
-    pub dry_run: bool,
-    pub propagation: Option<Propagation>,
-    pub grace_period_seconds: Option<i64>,
-    pub precondition_uid: Option<String>,
-    pub precondition_resource_version: Option<String>,
-}
-
-/// What a delete did.
-#[derive(Debug, Clone)]
-pub struct Deleted {
-    /// The object as deleted, or as it now waits for finalizers.
-    pub object: Value,
-    /// True when the object is gone; false when it waits for finalizers or grace.
-    pub gone: bool,
-}
+pub use super::delete::{DeleteOptions, Deleted, Propagation};
 
 /// The generic store. Cheap to clone.
 #[derive(Clone)]
@@ -85,7 +60,7 @@ impl Store {
         &self.storage
     }
 
-    fn not_found(resource: &Resource, name: &str) -> Error {
+    pub(super) fn not_found(resource: &Resource, name: &str) -> Error {
         Error::NotFound {
             group: resource.group.clone(),
             resource: resource.plural.clone(),
@@ -93,7 +68,7 @@ impl Store {
         }
     }
 
-    fn conflict(resource: &Resource, name: &str) -> Error {
+    pub(super) fn conflict(resource: &Resource, name: &str) -> Error {
         conflict(
             resource,
             name,
@@ -114,14 +89,14 @@ impl Store {
             .ok_or_else(|| Self::not_found(resource, name))
     }
 
-    async fn read(
+    pub(super) async fn read(
         &self,
         resource: &Resource,
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Option<(Value, i64)>> {
         let key = resource.storage_key(namespace, name);
-        match self.storage.get(&key).await? {
+        match self.storage().get(&key).await? {
             Some(kv) => Ok(Some((
                 present(resource, decode(&kv.value, kv.mod_revision)?),
                 kv.mod_revision,
@@ -363,8 +338,23 @@ impl Store {
         mut mutate: impl FnMut(Option<&Value>) -> Result<Value>,
     ) -> Result<(Value, bool)> {
         let key = resource.storage_key(namespace, name);
+        // The first attempt starts from the watch cache, saving a storage read; anything that
+        // could be an artefact of a stale copy (a failed precondition, a refused change, "no
+        // change", a failed compare-and-swap) is retried from storage before it is believed.
+        let mut try_cache = !options.dry_run;
         for _ in 0..16 {
-            let Some((current, mod_revision)) = self.read(resource, namespace, name).await? else {
+            let cached = if try_cache {
+                self.cached_with_revision(resource, namespace, name)
+            } else {
+                None
+            };
+            try_cache = false;
+            let from_cache = cached.is_some();
+            let read = match cached {
+                Some(hit) => Some(hit),
+                None => self.read(resource, namespace, name).await?,
+            };
+            let Some((current, mod_revision)) = read else {
                 if !allow_create {
                     return Err(Self::not_found(resource, name));
                 }
@@ -376,74 +366,118 @@ impl Store {
                     other => return other.map(|v| (v, true)),
                 }
             };
-            let mut new = mutate(Some(&current))?;
-            self.identify(resource, namespace, Some(name), &mut new)?;
-            if let Some(rv) = new.resource_version()
-                && rv != current.resource_version().unwrap_or_default()
-            {
-                return Err(Self::conflict(resource, name));
-            }
-            if let Some(uid) = new.uid()
-                && !uid.is_empty()
-                && Some(uid) != current.uid()
-            {
-                return Err(conflict(
-                    resource,
-                    name,
-                    format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        current.uid().unwrap_or_default()
-                    ),
-                ));
-            }
-            strategy::prepare_update(resource, &current, &mut new, subresource);
-            self.keep_system_metadata(resource, &current, &mut new)?;
-            strategy::bump_generation(resource, Some(&current), &mut new);
-            strategy::validate(resource, Some(&current), &new)?;
-            if !options.applied {
-                crate::patch::managed_fields::record_update(
-                    Some(&current),
-                    &mut new,
-                    manager(options),
-                    &resource.api_version(),
-                    &now_rfc3339(),
-                    subresource.name(),
-                );
-            }
+            let new = match self.next_state(
+                resource,
+                namespace,
+                name,
+                subresource,
+                options,
+                &current,
+                &mut mutate,
+            ) {
+                Ok(new) => new,
+                Err(_) if from_cache => continue,
+                Err(e) => return Err(e),
+            };
             if unchanged(&current, &new) {
+                if from_cache {
+                    continue;
+                }
                 return Ok((current, false));
             }
             if options.dry_run {
                 return Ok((new, false));
             }
-            if new.is_deleting() && !held(resource, &new) {
-                match self.storage.delete(&key, Some(mod_revision)).await {
-                    Ok(_) => return Ok((new, false)),
-                    Err(storage::Error::Conflict { .. }) => continue,
-                    Err(storage::Error::NotFound(_)) => {
-                        return Err(Self::not_found(resource, name));
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            meta_mut(&mut new).remove("resourceVersion");
-            match self
-                .storage
-                .update(&key, self.encode(resource, &new)?, mod_revision)
-                .await
-            {
-                Ok(kv) => {
+            let written = if new.is_deleting() && !held(resource, &new) {
+                self.storage
+                    .delete(&key, Some(mod_revision))
+                    .await
+                    .map(|_| None)
+            } else {
+                let mut stored = new.clone();
+                meta_mut(&mut stored).remove("resourceVersion");
+                self.storage
+                    .update(&key, self.encode(resource, &stored)?, mod_revision)
+                    .await
+                    .map(Some)
+            };
+            match written {
+                Ok(Some(kv)) => {
                     return Ok((
                         present(resource, decode(&kv.value, kv.mod_revision)?),
                         false,
                     ));
                 }
+                Ok(None) => return Ok((new, false)),
                 Err(storage::Error::Conflict { .. }) => continue,
+                Err(storage::Error::NotFound(_)) if from_cache => continue,
                 Err(storage::Error::NotFound(_)) => return Err(Self::not_found(resource, name)),
                 Err(e) => return Err(e.into()),
             }
         }
         Err(Self::conflict(resource, name))
+    }
+
+    /// The cached copy of an object with its revision, as the client would read it.
+    fn cached_with_revision(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<(Value, i64)> {
+        let object = self.cached(resource, namespace, name)?;
+        let revision = object.resource_version()?.parse().ok()?;
+        Some((present(resource, (*object).clone()), revision))
+    }
+
+    /// Runs an update's steps on `current`: the caller's change, identity and precondition
+    /// checks, the kind's strategy, validation and field ownership.
+    #[allow(clippy::too_many_arguments)]
+    fn next_state(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Subresource,
+        options: &WriteOptions,
+        current: &Value,
+        mutate: &mut impl FnMut(Option<&Value>) -> Result<Value>,
+    ) -> Result<Value> {
+        let mut new = mutate(Some(current))?;
+        self.identify(resource, namespace, Some(name), &mut new)?;
+        if let Some(rv) = new.resource_version()
+            && rv != current.resource_version().unwrap_or_default()
+        {
+            return Err(Self::conflict(resource, name));
+        }
+        if let Some(uid) = new.uid()
+            && !uid.is_empty()
+            && Some(uid) != current.uid()
+        {
+            return Err(conflict(
+                resource,
+                name,
+                format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    current.uid().unwrap_or_default()
+                ),
+            ));
+        }
+        strategy::prepare_update(resource, current, &mut new, subresource);
+        self.keep_system_metadata(resource, current, &mut new)?;
+        strategy::bump_generation(resource, Some(current), &mut new);
+        strategy::validate(resource, Some(current), &new)?;
+        if !options.applied {
+            crate::patch::managed_fields::record_update(
+                Some(current),
+                &mut new,
+                manager(options),
+                &resource.api_version(),
+                &now_rfc3339(),
+                subresource.name(),
+            );
+        }
+        Ok(new)
     }
 
     /// Adds (`present = true`) or removes a finalizer, writing only when that changes something.
@@ -527,114 +561,9 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes an object, or marks it for deletion when finalizers or a grace period hold it.
-    pub async fn delete(
-        &self,
-        resource: &Resource,
-        namespace: Option<&str>,
-        name: &str,
-        options: &DeleteOptions,
-    ) -> Result<Deleted> {
-        let key = resource.storage_key(namespace, name);
-        for _ in 0..16 {
-            let (current, mod_revision) = self
-                .read(resource, namespace, name)
-                .await?
-                .ok_or_else(|| Self::not_found(resource, name))?;
-            check_preconditions(resource, &current, options)?;
-            let mut finalizers = current.finalizers();
-            let grace = pod_grace(resource, &current, options);
-            let mut marked = current.clone();
-            let needs_mark = if current.is_deleting() {
-                false
-            } else {
-                match options.propagation {
-                    Some(Propagation::Foreground) => {
-                        push_unique(&mut finalizers, FOREGROUND_FINALIZER);
-                    }
-                    Some(Propagation::Orphan) => push_unique(&mut finalizers, ORPHAN_FINALIZER),
-                    _ => {}
-                }
-                // Namespaces always go through the namespace controller.
-                let namespace_kind = resource.group.is_empty() && resource.kind == "Namespace";
-                !finalizers.is_empty() || grace > 0 || namespace_kind
-            };
-            if needs_mark {
-                set_finalizers(&mut marked, &finalizers);
-                let meta = meta_mut(&mut marked);
-                let when = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(grace);
-                meta.insert(
-                    "deletionTimestamp".into(),
-                    when.strftime("%Y-%m-%dT%H:%M:%SZ").to_string().into(),
-                );
-                meta.insert("deletionGracePeriodSeconds".into(), grace.into());
-                if resource.group.is_empty()
-                    && resource.kind == "Namespace"
-                    && let Some(status) = marked.as_object_mut().map(|m| {
-                        m.entry("status")
-                            .or_insert_with(|| Value::Object(Default::default()))
-                    })
-                    && let Some(status) = status.as_object_mut()
-                {
-                    status.insert("phase".into(), "Terminating".into());
-                }
-                if options.dry_run {
-                    return Ok(Deleted {
-                        object: marked,
-                        gone: false,
-                    });
-                }
-                meta_mut(&mut marked).remove("resourceVersion");
-                match self
-                    .storage
-                    .update(&key, self.encode(resource, &marked)?, mod_revision)
-                    .await
-                {
-                    Ok(kv) => {
-                        return Ok(Deleted {
-                            object: present(resource, decode(&kv.value, kv.mod_revision)?),
-                            gone: false,
-                        });
-                    }
-                    Err(storage::Error::Conflict { .. }) => continue,
-                    Err(storage::Error::NotFound(_)) => {
-                        return Err(Self::not_found(resource, name));
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            let can_go_now = current.finalizers().is_empty()
-                && (!current.is_deleting() || grace == 0 || !is_pod(resource));
-            if !can_go_now {
-                return Ok(Deleted {
-                    object: current,
-                    gone: false,
-                });
-            }
-            if options.dry_run {
-                return Ok(Deleted {
-                    object: current,
-                    gone: true,
-                });
-            }
-            match self.storage.delete(&key, Some(mod_revision)).await {
-                Ok(_) => {
-                    return Ok(Deleted {
-                        object: current,
-                        gone: true,
-                    });
-                }
-                Err(storage::Error::Conflict { .. }) => continue,
-                Err(storage::Error::NotFound(_)) => return Err(Self::not_found(resource, name)),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Self::conflict(resource, name))
-    }
-
     /// Serialises an object for storage, in the kind's storage version and without its
     /// resource version (which is the revision).
-    fn encode(&self, resource: &Resource, object: &Value) -> Result<Bytes> {
+    pub(super) fn encode(&self, resource: &Resource, object: &Value) -> Result<Bytes> {
         let (api_version, kind) = self.catalog.storage_version(resource);
         let stored = super::convert::convert(object.clone(), &api_version, &kind);
         serde_json::to_vec(&stored)
@@ -655,7 +584,7 @@ impl Store {
 
 /// Whether something still holds a deleted object: finalizers, or for namespaces the
 /// `spec.finalizers` the namespace controller clears once the namespace is empty.
-fn held(resource: &Resource, object: &Value) -> bool {
+pub(super) fn held(resource: &Resource, object: &Value) -> bool {
     let spec_finalizers = resource.group.is_empty()
         && resource.kind == "Namespace"
         && object
@@ -666,84 +595,13 @@ fn held(resource: &Resource, object: &Value) -> bool {
 }
 
 /// A 409 Conflict about one object.
-fn conflict(resource: &Resource, name: &str, message: impl Into<String>) -> Error {
+pub(super) fn conflict(resource: &Resource, name: &str, message: impl Into<String>) -> Error {
     Error::Conflict {
         group: resource.group.clone(),
         resource: resource.plural.clone(),
         name: name.into(),
         message: message.into(),
     }
-}
-
-fn is_pod(resource: &Resource) -> bool {
-    resource.group.is_empty() && resource.kind == "Pod"
-}
-
-/// Grace period of a pod deletion: bound pods get their termination grace period so the
-/// node agent can stop them; unbound pods and other kinds go at once.
-fn pod_grace(resource: &Resource, current: &Value, options: &DeleteOptions) -> i64 {
-    if !is_pod(resource) {
-        return 0;
-    }
-    let bound = current
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .is_some_and(|n| !n.is_empty());
-    let finished = matches!(
-        current.pointer("/status/phase").and_then(Value::as_str),
-        Some("Succeeded" | "Failed")
-    );
-    if !bound || finished {
-        return 0;
-    }
-    options
-        .grace_period_seconds
-        .or_else(|| {
-            current
-                .pointer("/spec/terminationGracePeriodSeconds")
-                .and_then(Value::as_i64)
-        })
-        .unwrap_or(30)
-        .max(0)
-}
-
-fn push_unique(list: &mut Vec<String>, item: &str) {
-    if !list.iter().any(|f| f == item) {
-        list.push(item.to_string());
-    }
-}
-
-fn check_preconditions(
-    resource: &Resource,
-    current: &Value,
-    options: &DeleteOptions,
-) -> Result<()> {
-    let name = current.name().unwrap_or_default();
-    if let Some(uid) = &options.precondition_uid
-        && Some(uid.as_str()) != current.uid()
-    {
-        return Err(conflict(
-            resource,
-            name,
-            format!(
-                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                current.uid().unwrap_or_default()
-            ),
-        ));
-    }
-    if let Some(rv) = &options.precondition_resource_version
-        && Some(rv.as_str()) != current.resource_version()
-    {
-        return Err(conflict(
-            resource,
-            name,
-            format!(
-                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                current.resource_version().unwrap_or_default()
-            ),
-        ));
-    }
-    Ok(())
 }
 
 fn manager(options: &WriteOptions) -> &str {
@@ -765,4 +623,123 @@ fn unchanged(current: &Value, new: &Value) -> bool {
 /// Shapes a stored object for the version it is read at.
 pub fn present(resource: &Resource, object: Value) -> Value {
     super::convert::convert(object, &resource.api_version(), &resource.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::watch_cache;
+    use crate::storage::embedded::Embedded;
+    use serde_json::json;
+    use tokio_util::sync::CancellationToken;
+
+    /// A store whose watch cache stops following storage when `freeze` is cancelled.
+    async fn store() -> (Store, CancellationToken) {
+        let storage: Arc<dyn Storage> = Arc::new(Embedded::in_memory().expect("store"));
+        let freeze = CancellationToken::new();
+        let cache = WatchCache::start(
+            storage.clone(),
+            watch_cache::Options::default(),
+            freeze.clone(),
+        )
+        .await
+        .expect("cache");
+        (
+            Store::new(
+                storage,
+                cache,
+                super::super::catalog::Catalog::with_native(),
+            ),
+            freeze,
+        )
+    }
+
+    fn set_label(value: &'static str) -> impl FnMut(Option<&Value>) -> Result<Value> {
+        move |current| {
+            let mut new = current.cloned().unwrap_or_default();
+            new["metadata"]["labels"] = json!({"x": value});
+            Ok(new)
+        }
+    }
+
+    #[tokio::test]
+    async fn updates_stay_correct_when_the_cache_is_stale() {
+        let (store, freeze) = store().await;
+        let namespaces = store.catalog().get("", "v1", "namespaces").expect("native");
+        let configmaps = store.catalog().get("", "v1", "configmaps").expect("native");
+        let options = WriteOptions::default();
+        store
+            .create(
+                &namespaces,
+                None,
+                json!({"metadata": {"name": "ns"}}),
+                &options,
+            )
+            .await
+            .expect("namespace");
+        let cm = json!({"metadata": {"name": "c", "labels": {"x": "1"}}});
+        let created = store
+            .create(&configmaps, Some("ns"), cm, &options)
+            .await
+            .expect("configmap");
+        let revision: i64 = created
+            .resource_version()
+            .expect("rv")
+            .parse()
+            .expect("number");
+        store
+            .cache()
+            .wait_for(revision)
+            .await
+            .expect("cache caught up");
+        freeze.cancel();
+        // Let the feeder see the cancellation before storage moves on.
+        tokio::task::yield_now().await;
+
+        let update = |v| {
+            store.update_with(
+                &configmaps,
+                Some("ns"),
+                "c",
+                Subresource::Main,
+                &options,
+                false,
+                set_label(v),
+            )
+        };
+        // The cache still says x=1; storage moves to x=2.
+        let (two, _) = update("2").await.expect("update from a fresh cache entry");
+        assert_eq!(two["metadata"]["labels"]["x"], "2");
+        // Against the stale copy x=1 looks unchanged; it must still be written.
+        let (one, _) = update("1").await.expect("update past a stale cache entry");
+        assert_eq!(one["metadata"]["labels"]["x"], "1");
+        let stored = store.get(&configmaps, Some("ns"), "c").await.expect("get");
+        assert_eq!(stored["metadata"]["labels"]["x"], "1");
+        // Unchanged against storage: no new revision.
+        let before = store.storage().current_revision().await.expect("revision");
+        update("1").await.expect("no-op update");
+        assert_eq!(
+            store.storage().current_revision().await.expect("revision"),
+            before
+        );
+        // A resourceVersion precondition matching storage (not the stale cache) succeeds.
+        let rv = stored.resource_version().expect("rv").to_string();
+        let (_, _) = store
+            .update_with(
+                &configmaps,
+                Some("ns"),
+                "c",
+                Subresource::Main,
+                &options,
+                false,
+                |current| {
+                    let mut new = current.cloned().unwrap_or_default();
+                    new["metadata"]["resourceVersion"] = json!(rv.clone());
+                    new["data"] = json!({"k": "v"});
+                    Ok(new)
+                },
+            )
+            .await
+            .expect("precondition on the stored version");
+    }
 }
