@@ -44,17 +44,30 @@ async fn dispatch(State(api): State<Arc<Api>>, request: Request) -> Response {
     let started = Instant::now();
     let target = path::parse(request.uri().path());
     let (verb, resource) = metric_labels(request.method(), request.uri().query(), target.as_ref());
+    let path = request.uri().path().to_string();
+    let agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     let response = match target {
         None => error(&Error::NotFoundPath),
         Some(target) => route(&api, target, request)
             .await
             .unwrap_or_else(|e| error(&e)),
     };
-    api.metrics.observe(
-        &verb,
-        &resource,
-        response.status().as_u16(),
-        started.elapsed(),
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    api.metrics.observe(&verb, &resource, status, elapsed);
+    // Watches log when they start; their stream goes on long after this line.
+    tracing::debug!(
+        verb = %verb,
+        path = %path,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        user_agent = %agent,
+        "request"
     );
     response
 }
