@@ -367,6 +367,35 @@ fn discovery(k: &Kubectl) -> anyhow::Result<()> {
         who.contains("system:anonymous"),
         "`auth whoami` answered {who:?}"
     );
+    service_account_token(k)
+}
+
+/// `create token` posts a protobuf TokenRequest; the answer is a signed JWT for the account.
+fn service_account_token(k: &Kubectl) -> anyhow::Result<()> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    expect_line(
+        &k.ok(&["create", "serviceaccount", "builder", "-n", NS])?,
+        "serviceaccount/builder created",
+    )?;
+    let token = k.ok(&["create", "token", "builder", "-n", NS])?;
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    ensure!(
+        parts.len() == 3 && parts.iter().all(|p| !p.is_empty()),
+        "`create token` printed {token:?}, not a three-part JWT"
+    );
+    let payload = URL_SAFE_NO_PAD
+        .decode(parts[1])
+        .context("the JWT payload is not base64url")?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&payload).context("the JWT payload is not JSON")?;
+    let want = format!("system:serviceaccount:{NS}:builder");
+    ensure!(
+        claims["sub"] == want.as_str(),
+        "the token's sub is {}, expected {want}",
+        claims["sub"]
+    );
     Ok(())
 }
 

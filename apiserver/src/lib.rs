@@ -1,6 +1,7 @@
 //! A Kubernetes-compatible API server: storage backends, the generic registry, and the HTTP
 //! surface that unmodified kubectl and kube-rs talk to.
 
+pub mod auth;
 pub mod controllers;
 pub mod http;
 pub mod kubeconfig;

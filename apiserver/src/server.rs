@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::tokens::TokenIssuer;
 use crate::controllers;
 use crate::http::{self, Api};
 use crate::openapi::OpenApi;
@@ -56,6 +57,8 @@ impl Config {
 pub enum Error {
     #[error("cannot open the storage backend: {0}")]
     Storage(#[source] storage::Error),
+    #[error("cannot load the service-account token signing key: {0}")]
+    SigningKey(#[source] crate::auth::tokens::Error),
     #[error("cannot start the watch cache: {0}")]
     Cache(#[source] RegistryError),
     #[error("cannot create the built-in namespace {name}: {source}")]
@@ -117,6 +120,11 @@ pub async fn open_storage(backend: &Backend) -> Result<Arc<dyn Storage>, Error> 
 /// Starts a server and returns once it accepts connections.
 pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running, Error> {
     let storage = open_storage(&config.backend).await?;
+    // Before the watch cache starts: the key's write must be older than the revision the
+    // cache starts from, or consistent lists would wait for a revision it never sees.
+    let tokens = TokenIssuer::load_or_create(&storage)
+        .await
+        .map_err(Error::SigningKey)?;
     let cache = WatchCache::start(
         storage.clone(),
         watch_cache::Options::default(),
@@ -131,6 +139,7 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
         store: store.clone(),
         openapi: OpenApi::new(),
         metrics: Default::default(),
+        tokens,
         shutdown: cancel.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)

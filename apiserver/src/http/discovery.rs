@@ -90,10 +90,18 @@ pub fn resource_list(catalog: &Catalog, group: &str, version: &str) -> Option<Va
         if r.group.is_empty() && r.kind == "Namespace" {
             entries.push(json!({"name": "namespaces/finalize", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["update"]}));
         }
+        if has_token(r) {
+            entries.push(json!({"name": "serviceaccounts/token", "singularName": "", "namespaced": true, "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ["create"]}));
+        }
     }
     Some(
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": api_version(group, version), "resources": entries}),
     )
+}
+
+/// ServiceAccounts issue tokens through their `token` subresource (a TokenRequest).
+fn has_token(r: &Resource) -> bool {
+    r.group.is_empty() && r.kind == "ServiceAccount"
 }
 
 fn aggregated_resource(r: &Resource) -> Value {
@@ -103,6 +111,9 @@ fn aggregated_resource(r: &Resource) -> Value {
     }
     if r.scale.is_some() {
         subresources.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
+    }
+    if has_token(r) {
+        subresources.push(json!({"subresource": "token", "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}, "verbs": ["create"]}));
     }
     let mut entry = json!({
         "resource": r.plural,
@@ -195,5 +206,31 @@ mod tests {
             "v2"
         );
         assert!(resource_list(&catalog, "nope", "v1").is_none());
+        let core = resource_list(&catalog, "", "v1").expect("core");
+        let token = core["resources"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["name"] == "serviceaccounts/token"))
+            .expect("serviceaccounts/token");
+        assert_eq!(
+            (&token["group"], &token["kind"], &token["verbs"]),
+            (
+                &json!("authentication.k8s.io"),
+                &json!("TokenRequest"),
+                &json!(["create"])
+            )
+        );
+    }
+
+    #[test]
+    fn aggregated_service_accounts_have_the_token_subresource() {
+        let core = aggregated(&Catalog::with_native(), true);
+        let accounts = core["items"][0]["versions"][0]["resources"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["resource"] == "serviceaccounts"))
+            .expect("serviceaccounts");
+        assert_eq!(
+            accounts["subresources"],
+            json!([{"subresource": "token", "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}, "verbs": ["create"]}])
+        );
     }
 }

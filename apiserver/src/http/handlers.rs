@@ -92,12 +92,18 @@ pub(super) async fn handle(
             scale::get(&ctx).await
         }
         (&Method::POST, false, None) => create(&ctx, &body).await,
+        (&Method::POST, true, Some("token")) if super::token::serves(&ctx.resource) => {
+            super::token::create(&ctx, &body).await
+        }
         (&Method::PUT, true, None) => update(&ctx, &body, Subresource::Main).await,
         (&Method::PUT, true, Some("status")) if ctx.resource.status_subresource => {
             update(&ctx, &body, Subresource::Status).await
         }
         (&Method::PUT, true, Some("scale")) if ctx.resource.scale.is_some() => {
             scale::update(&ctx, &body).await
+        }
+        (&Method::POST, true, Some("binding")) if is_pod(&ctx.resource) => {
+            super::binding::create(&ctx, &body).await
         }
         (&Method::PUT, true, Some("finalize")) if is_namespace(&ctx.resource) => {
             finalize(&ctx, &body).await
@@ -111,7 +117,7 @@ pub(super) async fn handle(
         }
         (&Method::DELETE, true, None) => delete(&ctx, &body).await,
         (&Method::DELETE, false, None) => delete_collection(&ctx, &body).await,
-        (_, _, Some(sub)) if !matches!(sub, "status" | "scale" | "finalize") => {
+        (_, _, Some(sub)) if !matches!(sub, "status" | "scale" | "finalize" | "binding") => {
             Err(Error::NotFoundPath)
         }
         _ => Err(Error::MethodNotAllowed(format!(
@@ -119,6 +125,10 @@ pub(super) async fn handle(
             ctx.resource.plural
         ))),
     }
+}
+
+fn is_pod(resource: &Resource) -> bool {
+    resource.group.is_empty() && resource.kind == "Pod"
 }
 
 fn is_namespace(resource: &Resource) -> bool {

@@ -1,5 +1,6 @@
 //! The HTTP surface: routing, discovery, OpenAPI, resource verbs and watch streams.
 
+mod binding;
 pub mod discovery;
 mod handlers;
 pub mod metrics;
@@ -7,6 +8,7 @@ pub mod path;
 pub mod request;
 mod review;
 mod scale;
+mod token;
 mod watch;
 
 use std::sync::Arc;
@@ -31,6 +33,8 @@ pub struct Api {
     pub store: Store,
     pub openapi: OpenApi,
     pub metrics: metrics::Metrics,
+    /// Signs service-account tokens (`serviceaccounts/token`) and publishes its public key.
+    pub tokens: crate::auth::tokens::TokenIssuer,
     /// Cancelled when the server shuts down; ends long-running watches.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -85,6 +89,7 @@ fn metric_labels(
         Some(Target::Version) => "version".into(),
         Some(Target::Metrics) => "metrics".into(),
         Some(Target::Health(h)) => (*h).into(),
+        Some(Target::OpenIdConfiguration | Target::Jwks) => "openid".into(),
         Some(Target::OpenApiRoot | Target::OpenApiGroupVersion { .. } | Target::OpenApiV2) => {
             "openapi".into()
         }
@@ -163,6 +168,15 @@ async fn route(api: &Arc<Api>, target: Target, request: Request) -> Result<Respo
             api.openapi.v2_protobuf(catalog),
         )
             .into_response(),
+        Target::OpenIdConfiguration => ok_json(&api.tokens.openid_configuration()),
+        Target::Jwks => {
+            let mut response = ok_json(&api.tokens.jwks());
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/jwk-set+json"),
+            );
+            response
+        }
         Target::Resource(path) => handlers::handle(api, path, request).await?,
     })
 }

@@ -26,6 +26,10 @@ pub enum Target {
     },
     /// `/openapi/v2`
     OpenApiV2,
+    /// `/.well-known/openid-configuration`: where service-account tokens can be verified.
+    OpenIdConfiguration,
+    /// `/openid/v1/jwks`: the public keys that sign service-account tokens.
+    Jwks,
     /// A resource collection or object, possibly a subresource.
     Resource(ResourcePath),
 }
@@ -63,6 +67,8 @@ pub fn parse(path: &str) -> Option<Target> {
         ["api"] => Target::LegacyRoot,
         ["apis"] => Target::GroupsRoot,
         ["openapi", "v2"] => Target::OpenApiV2,
+        [".well-known", "openid-configuration"] => Target::OpenIdConfiguration,
+        ["openid", "v1", "jwks"] => Target::Jwks,
         ["openapi", "v3"] => Target::OpenApiRoot,
         ["openapi", "v3", "api", version] => Target::OpenApiGroupVersion {
             group: String::new(),
@@ -172,6 +178,11 @@ mod tests {
                 version: "v1".into()
             })
         );
+        assert_eq!(
+            parse("/.well-known/openid-configuration"),
+            Some(Target::OpenIdConfiguration)
+        );
+        assert_eq!(parse("/openid/v1/jwks"), Some(Target::Jwks));
         assert_eq!(parse("/nothing/here"), None);
     }
 }

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod binding;
 mod crud;
 mod discovery;
 mod events;

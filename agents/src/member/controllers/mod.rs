@@ -1,0 +1,1 @@
+//! The member's controllers, one module per kind they reconcile.

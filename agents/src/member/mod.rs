@@ -1,0 +1,6 @@
+//! A member cluster: our apiserver plus the controllers, scheduler and simulated kubelets that
+//! make it behave like a real Kubernetes cluster. Every component talks to the apiserver
+//! through kube-rs, as it would to any cluster.
+
+pub mod controllers;
+pub mod runtime;

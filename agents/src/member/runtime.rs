@@ -1,0 +1,137 @@
+//! What every member controller shares: the context it runs with, ownership references, pod
+//! readiness, and running a kube-runtime controller until shutdown.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::Reporter;
+use kube::{Client, Resource, ResourceExt};
+use tokio_util::sync::CancellationToken;
+
+/// Shared state of the member's controllers.
+#[derive(Clone)]
+pub struct Context {
+    pub client: Client,
+    /// Identifies the component in Events (`reportingController`).
+    pub reporter: Reporter,
+    pub cancel: CancellationToken,
+}
+
+impl Context {
+    pub fn new(client: Client, component: &str, cancel: CancellationToken) -> Arc<Self> {
+        Arc::new(Context {
+            client,
+            reporter: Reporter {
+                controller: component.into(),
+                instance: None,
+            },
+            cancel,
+        })
+    }
+}
+
+/// A controller ownerReference to `owner`, as Kubernetes' controllers set them.
+pub fn controller_reference<K: Resource<DynamicType = ()>>(owner: &K) -> OwnerReference {
+    OwnerReference {
+        api_version: K::api_version(&()).into_owned(),
+        kind: K::kind(&()).into_owned(),
+        name: owner.name_any(),
+        uid: owner.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// Whether `object` is controlled by the object with `owner_uid`.
+pub fn controlled_by(object: &impl ResourceExt, owner_uid: &str) -> bool {
+    object
+        .owner_references()
+        .iter()
+        .any(|r| r.controller == Some(true) && r.uid == owner_uid)
+}
+
+/// Whether a pod's `Ready` condition is true.
+pub fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Whether a pod still counts toward its controller's replicas (not finished, not deleted).
+pub fn pod_active(pod: &Pod) -> bool {
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    pod.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded" | "Failed"))
+}
+
+/// Runs a kube-runtime controller until the context is cancelled, logging each failed pass.
+/// Errors are retried with `retry` by the error policy the caller gives.
+pub async fn run<K, E, F, Fut>(
+    controller: Controller<K>,
+    ctx: Arc<Context>,
+    reconcile: F,
+    retry: Duration,
+) where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+    E: std::error::Error + Send + Sync + 'static,
+    F: FnMut(Arc<K>, Arc<Context>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Action, E>> + Send + 'static,
+{
+    let cancel = ctx.cancel.clone();
+    controller
+        .graceful_shutdown_on(async move { cancel.cancelled().await })
+        .run(reconcile, move |_, _, _| Action::requeue(retry), ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile failed; retrying");
+            }
+        })
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(value: serde_json::Value) -> Pod {
+        serde_json::from_value(value).expect("pod")
+    }
+
+    #[test]
+    fn readiness_and_activity() {
+        let ready = pod(
+            json!({"metadata": {"name": "a"}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}),
+        );
+        assert!(pod_ready(&ready) && pod_active(&ready));
+        let done = pod(json!({"metadata": {"name": "b"}, "status": {"phase": "Succeeded"}}));
+        assert!(!pod_ready(&done) && !pod_active(&done));
+    }
+
+    #[test]
+    fn controller_references_point_at_the_owner() {
+        let owner: k8s_openapi::api::apps::v1::ReplicaSet =
+            serde_json::from_value(json!({"metadata": {"name": "web-1", "uid": "u1"}}))
+                .expect("rs");
+        let r = controller_reference(&owner);
+        assert_eq!(
+            (r.kind.as_str(), r.api_version.as_str(), r.uid.as_str()),
+            ("ReplicaSet", "apps/v1", "u1")
+        );
+        let child = pod(json!({"metadata": {"name": "p", "ownerReferences": [r]}}));
+        assert!(controlled_by(&child, "u1") && !controlled_by(&child, "u2"));
+    }
+}

@@ -1,0 +1,3 @@
+//! Identities the server vouches for: service-account tokens and their signing key.
+
+pub mod tokens;
