@@ -15,6 +15,9 @@ use super::store::{Store, present};
 use super::watch_cache::{Change, ChangeKind, decode};
 use crate::storage::{RangeOptions, Revision};
 
+/// How long a consistent list waits for the cache before reading storage.
+const CONSISTENT_READ_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Which objects a list or watch selects.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -162,8 +165,21 @@ impl Store {
                     .await;
             }
             ReadAt::Latest => {
+                // A consistent read: serve from the cache once it has caught up with storage.
+                // Writes outside this server's keys (another prefix on a shared etcd) raise
+                // storage's revision without ever reaching the cache, so when it does not catch
+                // up quickly the list is read from storage instead, as kube-apiserver falls back.
                 let current = self.storage().current_revision().await?;
-                self.cache().wait_for(current).await?;
+                if self
+                    .cache()
+                    .wait_for_within(current, CONSISTENT_READ_WAIT)
+                    .await
+                    .is_err()
+                {
+                    return self
+                        .list_from_storage(resource, options, &prefix, None, current)
+                        .await;
+                }
             }
             ReadAt::NotOlderThan(revision) => self.cache().wait_for(revision).await?,
             ReadAt::Any => {}

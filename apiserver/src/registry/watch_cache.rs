@@ -223,9 +223,14 @@ impl WatchCache {
 
     /// Waits until the cache reflects at least `revision`.
     pub async fn wait_for(&self, revision: Revision) -> Result<()> {
+        self.wait_for_within(revision, Duration::from_secs(3)).await
+    }
+
+    /// Waits until the cache reflects at least `revision`, for at most `limit`.
+    pub async fn wait_for_within(&self, revision: Revision, limit: Duration) -> Result<()> {
         let mut progress = self.progress.clone();
         let wait = progress.wait_for(|r| *r >= revision);
-        match tokio::time::timeout(Duration::from_secs(3), wait).await {
+        match tokio::time::timeout(limit, wait).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(_)) => Err(Error::ServiceUnavailable(
                 "the watch cache has stopped".into(),
