@@ -100,6 +100,20 @@ fn job_spec(spec: &mut Map<String, Value>) {
 
 fn service(object: &mut Value) {
     let spec = child(object, "spec");
+    // An empty clusterIP (what Go clients send for "allocate one") is unset, not a value.
+    if spec
+        .get("clusterIP")
+        .is_some_and(|ip| ip == "" || ip.is_null())
+    {
+        spec.remove("clusterIP");
+        if spec
+            .get("clusterIPs")
+            .and_then(Value::as_array)
+            .is_some_and(|ips| ips.iter().all(|ip| ip == ""))
+        {
+            spec.remove("clusterIPs");
+        }
+    }
     set_default(spec, "type", json!("ClusterIP"));
     set_default(spec, "sessionAffinity", json!("None"));
     if let Some(Value::Array(ports)) = spec.get_mut("ports") {
@@ -243,5 +257,15 @@ mod tests {
         apply("", "Service", &mut s);
         assert_eq!(s["spec"]["ports"][0]["targetPort"], 80);
         assert_eq!(s["spec"]["type"], "ClusterIP");
+    }
+
+    #[test]
+    fn empty_cluster_ip_is_unset() {
+        let mut s = json!({"spec": {"clusterIP": "", "clusterIPs": [""], "ports": [{"port": 80}]}});
+        apply("", "Service", &mut s);
+        assert!(s["spec"].get("clusterIP").is_none() && s["spec"].get("clusterIPs").is_none());
+        let mut kept = json!({"spec": {"clusterIP": "None"}});
+        apply("", "Service", &mut kept);
+        assert_eq!(kept["spec"]["clusterIP"], "None");
     }
 }

@@ -156,7 +156,8 @@ fn immutable_fields(resource: &Resource, old: &Value, new: &Value) -> Vec<Cause>
         let get = |v: &Value| path.iter().try_fold(v, |v, k| v.get(*k)).cloned();
         let (before, after) = (get(old), get(new));
         // A cleared clusterIP on update keeps the allocated one in Kubernetes; treat absence as unchanged.
-        if before.is_some() && after.is_some() && before != after {
+        let set = |v: &Option<Value>| v.as_ref().is_some_and(|v| !v.is_null() && v != "");
+        if set(&before) && set(&after) && before != after {
             causes.push(Cause {
                 reason: "FieldValueInvalid".into(),
                 message: format!(
