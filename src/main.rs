@@ -3,6 +3,7 @@
 
 mod apiserver;
 mod bench;
+mod member;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,8 @@ enum Command {
     Apiserver(apiserver::Args),
     /// Measure components end to end and report throughput and latency.
     Bench(bench::Args),
+    /// Run one member cluster: apiserver, controllers, scheduler and simulated nodes.
+    Member(member::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Apiserver(args) => apiserver::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Member(args) => member::run(args).await,
         }
     })
 }

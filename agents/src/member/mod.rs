@@ -2,5 +2,8 @@
 //! make it behave like a real Kubernetes cluster. Every component talks to the apiserver
 //! through kube-rs, as it would to any cluster.
 
+pub mod cluster;
 pub mod controllers;
+pub mod kubelet;
 pub mod runtime;
+pub mod scheduler;

@@ -1,1 +1,3 @@
 //! The member's controllers, one module per kind they reconcile.
+pub mod deployment;
+pub mod replicaset;

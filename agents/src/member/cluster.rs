@@ -1,0 +1,88 @@
+//! One member cluster: starts the apiserver, then every controller, the scheduler and the
+//! simulated kubelets against it through kube-rs.
+
+use std::net::SocketAddr;
+
+use karmada_apiserver::server::{self, Backend, Running};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::controllers::{deployment, replicaset};
+use super::runtime::Context;
+use super::{kubelet, scheduler};
+
+/// How to run a member.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub name: String,
+    pub listen: SocketAddr,
+    pub backend: Backend,
+    pub nodes: kubelet::Config,
+}
+
+/// Why a member could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot start the member's apiserver: {0}")]
+    Apiserver(#[from] server::Error),
+    #[error("cannot build a client for the member's apiserver: {0}")]
+    Client(String),
+}
+
+/// A running member. Stop it by cancelling the token it was started with, then [`Member::wait`].
+pub struct Member {
+    pub apiserver: Running,
+    tasks: JoinSet<()>,
+}
+
+impl Member {
+    /// The apiserver's URL.
+    pub fn url(&self) -> String {
+        self.apiserver.url()
+    }
+
+    /// Waits until every component has stopped.
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+        self.apiserver.wait().await;
+    }
+}
+
+/// Starts the member's apiserver and its components; returns once the apiserver serves.
+pub async fn start(config: Config, cancel: CancellationToken) -> Result<Member, Error> {
+    let apiserver = server::start(
+        server::Config::new(config.listen, config.backend.clone()),
+        cancel.clone(),
+    )
+    .await?;
+    let url = apiserver
+        .url()
+        .parse()
+        .map_err(|e| Error::Client(format!("{e}")))?;
+    let client =
+        kube::Client::try_from(kube::Config::new(url)).map_err(|e| Error::Client(e.to_string()))?;
+    let ctx = |component: &str| Context::new(client.clone(), component, cancel.clone());
+    let mut tasks = JoinSet::new();
+    tasks.spawn(scheduler::run(ctx("default-scheduler")));
+    tasks.spawn(replicaset::run(ctx("replicaset-controller")));
+    tasks.spawn(deployment::run(ctx("deployment-controller")));
+    spawn_fallible(
+        &mut tasks,
+        "kubelet",
+        kubelet::run(ctx("kubelet"), config.nodes),
+    );
+    Ok(Member { apiserver, tasks })
+}
+
+/// Runs a component that can fail at start, logging why it stopped.
+fn spawn_fallible<E: std::fmt::Display + Send + 'static>(
+    tasks: &mut JoinSet<()>,
+    component: &'static str,
+    work: impl std::future::Future<Output = Result<(), E>> + Send + 'static,
+) {
+    tasks.spawn(async move {
+        if let Err(e) = work.await {
+            tracing::error!(component, error = %e, "member component stopped");
+        }
+    });
+}

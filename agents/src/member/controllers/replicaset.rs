@@ -1,0 +1,388 @@
+//! The ReplicaSet controller: keeps `spec.replicas` pods matching a set's selector alive, adopting
+//! orphans and releasing pods that no longer match, and reports how many are ready and available.
+
+mod pods;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, future};
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::core::Selector;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Resource, ResourceExt};
+
+use crate::member::runtime::{self, Context, controller_reference, pod_active};
+
+/// At most this many pods are created or deleted in one pass, as upstream's burst limit.
+const BURST: usize = 500;
+/// Concurrent deletions in one pass.
+const DELETE_CONCURRENCY: usize = 16;
+/// How long to trust that our own creates and deletes will show up in the pod cache.
+const EXPECTATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// A set whose pods are not all there and available is looked at again this often, in case a
+/// pod change reached the controller before it reached the pod cache.
+const UNSETTLED_RECHECK: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("replicaset {rs} has an invalid selector: {reason}")]
+    InvalidSelector { rs: String, reason: String },
+    #[error("the pod cache stopped before it was filled")]
+    PodCacheClosed,
+    #[error("creating pods for replicaset {rs}")]
+    CreatePod {
+        rs: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("deleting pod {pod} of replicaset {rs}")]
+    DeletePod {
+        rs: String,
+        pod: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("writing status of replicaset {rs}")]
+    WriteStatus {
+        rs: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Creates and deletes this controller made that the pod cache has not shown yet. Until it
+/// does, the set is not resized again, so a lagging cache cannot cause double creation.
+struct Pending {
+    creates: HashSet<String>,
+    deletes: HashSet<String>,
+    since: Instant,
+}
+
+struct Shared {
+    pods: Store<Pod>,
+    pending: Mutex<HashMap<String, Pending>>,
+    recorder: Recorder,
+}
+
+/// Runs the ReplicaSet controller until `ctx.cancel` fires.
+pub async fn run(ctx: Arc<Context>) {
+    let client = ctx.client.clone();
+    let pod_api = Api::<Pod>::all(client.clone());
+    let (store, writer) = reflector::store();
+    let cancel = ctx.cancel.clone();
+    let cache = reflector::reflector(
+        writer,
+        watcher(pod_api.clone(), watcher::Config::default()).default_backoff(),
+    )
+    .take_until(async move { cancel.cancelled().await })
+    .for_each(|event| async move {
+        if let Err(e) = event {
+            tracing::debug!(error = %e, "pod watch failed; retrying");
+        }
+    });
+    // Pod changes trigger through the controller's own watch; the short debounce lets the pod
+    // cache, fed by a second watch, catch up before the set is looked at.
+    let controller = Controller::new(
+        Api::<ReplicaSet>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .owns(pod_api, watcher::Config::default())
+    .with_config(controller::Config::default().debounce(Duration::from_millis(50)));
+    let shared = Arc::new(Shared {
+        pods: store,
+        pending: Mutex::new(HashMap::new()),
+        recorder: Recorder::new(client, ctx.reporter.clone()),
+    });
+    let reconcile = move |rs: Arc<ReplicaSet>, ctx: Arc<Context>| {
+        let shared = shared.clone();
+        async move { reconcile(&rs, &ctx, &shared).await }
+    };
+    tokio::join!(
+        cache,
+        runtime::run(controller, ctx, reconcile, Duration::from_secs(2))
+    );
+}
+
+async fn reconcile(rs: &ReplicaSet, ctx: &Context, shared: &Shared) -> Result<Action, Error> {
+    if rs.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let name = rs.name_any();
+    let ns = rs.namespace().unwrap_or_default();
+    let uid = rs.uid().unwrap_or_default();
+    let spec = rs.spec.clone().unwrap_or_default();
+    let invalid = |reason: String| Error::InvalidSelector {
+        rs: name.clone(),
+        reason,
+    };
+    let selector = Selector::try_from(spec.selector.clone()).map_err(|e| invalid(e.to_string()))?;
+    if selector.selects_all() {
+        return Err(invalid("an empty selector would select every pod".into()));
+    }
+    tokio::select! {
+        ready = shared.pods.wait_until_ready() => ready.map_err(|_| Error::PodCacheClosed)?,
+        () = ctx.cancel.cancelled() => return Ok(Action::await_change()),
+    }
+    let all = shared.pods.state();
+    let in_ns: Vec<&Pod> = all
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|p: &&Pod| p.namespace().as_deref() == Some(ns.as_str()))
+        .collect();
+    let claim = pods::claim(in_ns.iter().copied(), &uid, &selector);
+    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+
+    let mut active: Vec<&Pod> = claim
+        .owned
+        .iter()
+        .copied()
+        .filter(|p| pod_active(p))
+        .collect();
+    for pod in claim.adopt {
+        let mut refs = pod.owner_references().to_vec();
+        refs.push(controller_reference(rs));
+        if set_owners(&api, pod, refs).await {
+            active.push(pod);
+        }
+    }
+    for pod in claim.release {
+        let refs = pod
+            .owner_references()
+            .iter()
+            .filter(|r| r.uid != uid)
+            .cloned()
+            .collect();
+        set_owners(&api, pod, refs).await;
+    }
+
+    let waiting = {
+        let mut pending = shared
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(p) = pending.get_mut(&uid) {
+            let live: HashMap<String, bool> = in_ns
+                .iter()
+                .map(|p| (p.name_any(), p.metadata.deletion_timestamp.is_none()))
+                .collect();
+            p.creates.retain(|n| !live.contains_key(n));
+            p.deletes.retain(|n| live.get(n) == Some(&true));
+            if (p.creates.is_empty() && p.deletes.is_empty())
+                || p.since.elapsed() > EXPECTATION_TIMEOUT
+            {
+                pending.remove(&uid);
+            }
+        }
+        pending.contains_key(&uid)
+    };
+
+    let desired = usize::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
+    let mut failure = None;
+    if !waiting && active.len() != desired {
+        let (created, deleted, err) = if active.len() < desired {
+            let count = (desired - active.len()).min(BURST);
+            let (names, err) = create_pods(rs, &api, shared, count).await;
+            (names, HashSet::new(), err)
+        } else {
+            let victims = pods::to_delete(active.clone(), (active.len() - desired).min(BURST));
+            let (names, err) = delete_pods(rs, &api, shared, &victims).await;
+            (HashSet::new(), names, err)
+        };
+        failure = err;
+        if !created.is_empty() || !deleted.is_empty() {
+            let mut pending = shared
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let since = Instant::now();
+            pending.insert(
+                uid.clone(),
+                Pending {
+                    creates: created,
+                    deletes: deleted,
+                    since,
+                },
+            );
+        }
+    }
+
+    let template_labels = spec
+        .template
+        .as_ref()
+        .and_then(|t| t.metadata.as_ref())
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    let min_ready = spec.min_ready_seconds.unwrap_or(0);
+    let counts = pods::counts(&active, &template_labels, min_ready, jiff::Timestamp::now());
+    let previous = rs.status.clone().unwrap_or_default();
+    let next = ReplicaSetStatus {
+        replicas: counts.replicas,
+        fully_labeled_replicas: Some(counts.fully_labeled),
+        ready_replicas: Some(counts.ready),
+        available_replicas: Some(counts.available),
+        observed_generation: rs.metadata.generation,
+        ..previous.clone()
+    };
+    if next != previous {
+        let patch = serde_json::json!({"status": next});
+        Api::<ReplicaSet>::namespaced(ctx.client.clone(), &ns)
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|source| Error::WriteStatus {
+                rs: name.clone(),
+                source,
+            })?;
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let settled = usize::try_from(counts.replicas).ok() == Some(desired)
+        && counts.available == counts.replicas;
+    Ok(match counts.recheck {
+        Some(after) => Action::requeue(after),
+        None if waiting || !settled => Action::requeue(UNSETTLED_RECHECK),
+        None => Action::await_change(),
+    })
+}
+
+/// Replaces a pod's owner references; a pod that vanished or changed meanwhile is left alone,
+/// the next pass sees its new state.
+async fn set_owners(api: &Api<Pod>, pod: &Pod, refs: Vec<OwnerReference>) -> bool {
+    let patch = serde_json::json!({"metadata": {"ownerReferences": refs}});
+    match api
+        .patch(
+            &pod.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::debug!(error = %e, pod = %pod.name_any(), "could not change pod owners");
+            false
+        }
+    }
+}
+
+/// Creates `count` pods in slow-start batches, stopping at the first failed batch.
+async fn create_pods(
+    rs: &ReplicaSet,
+    api: &Api<Pod>,
+    shared: &Shared,
+    count: usize,
+) -> (HashSet<String>, Option<Error>) {
+    let pod = pod_for(rs);
+    let params = PostParams::default();
+    let mut names = HashSet::new();
+    for batch in pods::slow_start_batches(count) {
+        let results = future::join_all((0..batch).map(|_| api.create(&params, &pod))).await;
+        let mut failed = None;
+        for result in results {
+            match result {
+                Ok(created) => {
+                    let name = created.name_any();
+                    let note = format!("Created pod: {name}");
+                    publish(shared, rs, EventType::Normal, "SuccessfulCreate", note).await;
+                    names.insert(name);
+                }
+                Err(source) => {
+                    let note = format!("Error creating: {source}");
+                    publish(shared, rs, EventType::Warning, "FailedCreate", note).await;
+                    failed = Some(Error::CreatePod {
+                        rs: rs.name_any(),
+                        source,
+                    });
+                }
+            }
+        }
+        if failed.is_some() {
+            return (names, failed);
+        }
+    }
+    (names, None)
+}
+
+async fn delete_pods(
+    rs: &ReplicaSet,
+    api: &Api<Pod>,
+    shared: &Shared,
+    victims: &[&Pod],
+) -> (HashSet<String>, Option<Error>) {
+    let names: Vec<String> = victims.iter().map(|p| p.name_any()).collect();
+    let results: Vec<(String, Result<(), kube::Error>)> = futures::stream::iter(names)
+        .map(|name| async move {
+            let result = match api.delete(&name, &DeleteParams::default()).await {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+                Err(e) => Err(e),
+            };
+            (name, result)
+        })
+        .buffer_unordered(DELETE_CONCURRENCY)
+        .collect()
+        .await;
+    let mut names = HashSet::new();
+    let mut failed = None;
+    for (name, result) in results {
+        match result {
+            Ok(()) => {
+                let note = format!("Deleted pod: {name}");
+                publish(shared, rs, EventType::Normal, "SuccessfulDelete", note).await;
+                names.insert(name);
+            }
+            Err(source) => {
+                failed = Some(Error::DeletePod {
+                    rs: rs.name_any(),
+                    pod: name,
+                    source,
+                });
+            }
+        }
+    }
+    (names, failed)
+}
+
+/// A pod from the set's template, named after the set and controlled by it.
+fn pod_for(rs: &ReplicaSet) -> Pod {
+    let template = rs
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.clone())
+        .unwrap_or_default();
+    let meta = template.metadata.unwrap_or_default();
+    Pod {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}-", rs.name_any())),
+            namespace: rs.namespace(),
+            labels: meta.labels,
+            annotations: meta.annotations,
+            finalizers: meta.finalizers,
+            owner_references: Some(vec![controller_reference(rs)]),
+            ..Default::default()
+        },
+        spec: template.spec,
+        status: None,
+    }
+}
+
+async fn publish(shared: &Shared, rs: &ReplicaSet, type_: EventType, reason: &str, note: String) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: reason.into(),
+        secondary: None,
+    };
+    if let Err(e) = shared.recorder.publish(&event, &rs.object_ref(&())).await {
+        tracing::debug!(error = %e, replicaset = %rs.name_any(), "could not record event");
+    }
+}

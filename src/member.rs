@@ -1,0 +1,75 @@
+//! `karmada member`: one member cluster (apiserver, controllers, scheduler, simulated nodes).
+
+use std::net::SocketAddr;
+
+use karmada_agents::member::cluster::{self, Config};
+use karmada_agents::member::kubelet;
+
+use crate::apiserver::StorageArgs;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The cluster's name (node names and the kubeconfig context derive from it).
+    #[arg(long)]
+    name: String,
+    /// Address to serve on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Number of simulated nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// CPU of each node (a Kubernetes quantity).
+    #[arg(long, default_value = "8")]
+    node_cpu: String,
+    /// Memory of each node (a Kubernetes quantity).
+    #[arg(long, default_value = "32Gi")]
+    node_memory: String,
+    /// Pods each node can run.
+    #[arg(long, default_value_t = 110)]
+    node_pods: u32,
+    /// Region label of the nodes (topology.kubernetes.io/region).
+    #[arg(long)]
+    region: Option<String>,
+    /// Zone label of the nodes (topology.kubernetes.io/zone).
+    #[arg(long)]
+    zone: Option<String>,
+    /// Cloud provider, recorded as the nodes' instance-type prefix.
+    #[arg(long)]
+    provider: Option<String>,
+    /// Pod IPs come from here, one /24 per node.
+    #[arg(long, default_value = "10.244.0.0/16")]
+    pod_cidr: String,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let instance_type = args.provider.as_deref().map(|p| format!("{p}.simulated"));
+    let nodes = kubelet::Config {
+        nodes: args.nodes,
+        name_prefix: format!("{}-node", args.name),
+        cpu: args.node_cpu.clone(),
+        memory: args.node_memory.clone(),
+        pods: args.node_pods,
+        labels: kubelet::topology_labels(
+            args.region.as_deref(),
+            args.zone.as_deref(),
+            instance_type.as_deref(),
+        ),
+        pod_cidr: args.pod_cidr.clone(),
+        ..kubelet::Config::default()
+    };
+    let config = Config {
+        name: args.name.clone(),
+        listen: args.listen,
+        backend: args.storage.backend()?,
+        nodes,
+    };
+    let cancel = crate::shutdown_signal();
+    let member = cluster::start(config, cancel).await?;
+    let url = member.url();
+    args.storage.write_kubeconfig(&args.name, &url)?;
+    tracing::info!(name = %args.name, %url, "member ready");
+    member.wait().await;
+    Ok(())
+}
