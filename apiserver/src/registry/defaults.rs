@@ -16,7 +16,11 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
             }
         }
         ("", "Service") => service(object),
-        ("", "Pod") => pod_spec(child(object, "spec")),
+        ("", "Pod") => {
+            pod_spec(child(object, "spec"));
+            // A new pod is Pending until a kubelet reports otherwise.
+            set_default(child(object, "status"), "phase", json!("Pending"));
+        }
         ("", "PodTemplate") => pod_template(child(object, "template")),
         ("", "ReplicationController") => {
             let spec = child(object, "spec");
