@@ -34,10 +34,16 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    /// Starts the server and returns once it logged that it is ready to serve.
+    /// Starts `karmada apiserver` and returns once it logged that it is ready to serve.
     pub fn start(store: Store<'_>) -> anyhow::Result<ApiServer> {
+        ApiServer::start_command(&["apiserver"], store)
+    }
+
+    /// Starts `karmada <command...>` (any command that serves an apiserver, such as
+    /// `member --name m1`) and returns once it logged its ready line.
+    pub fn start_command(command_args: &[&str], store: Store<'_>) -> anyhow::Result<ApiServer> {
         let mut command = Command::new(BINARY);
-        command.args(["apiserver", "--listen", "127.0.0.1:0"]);
+        command.args(command_args).args(["--listen", "127.0.0.1:0"]);
         match &store {
             Store::Memory => {}
             Store::Embedded(dir) => {
@@ -165,7 +171,7 @@ fn wait_ready(
                 }
             }
             Err(RecvTimeoutError::Timeout) => bail!(
-                "the server did not log `apiserver ready` within {READY_DEADLINE:?}; its output:\n{}",
+                "the server did not log its ready line within {READY_DEADLINE:?}; its output:\n{}",
                 collected()
             ),
             Err(RecvTimeoutError::Disconnected) => {
@@ -182,7 +188,7 @@ fn wait_ready(
 /// The URL from a line like `... apiserver ready url=http://127.0.0.1:PORT`, colours or not.
 fn ready_url(line: &str) -> Option<String> {
     let plain = strip_ansi(line);
-    if !plain.contains("apiserver ready") {
+    if !plain.contains(" ready") {
         return None;
     }
     let rest = &plain[plain.find("url=")? + "url=".len()..];
@@ -243,6 +249,10 @@ fn ready_url_is_found_in_plain_and_coloured_lines() {
             Some("http://127.0.0.1:44787"),
         ),
         ("INFO storage opened url=http://127.0.0.1:1", None),
+        (
+            "INFO karmada::member: member ready name=m1 url=http://127.0.0.1:9",
+            Some("http://127.0.0.1:9"),
+        ),
         ("INFO apiserver ready", None),
     ];
     for (line, want) in cases {

@@ -1,0 +1,149 @@
+//! A member cluster driven by the real kubectl: scheduling by capacity, rollouts and undo.
+
+mod support;
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use support::apiserver::{ApiServer, Store};
+use support::kubectl::Kubectl;
+use support::poll;
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 10
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.25
+        resources: {requests: {cpu: \"1\"}}
+";
+
+fn pods_in_phase(k: &Kubectl, phase: &str) -> anyhow::Result<usize> {
+    let out = k.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "--field-selector",
+        &format!("status.phase={phase}"),
+        "-o",
+        "name",
+    ])?;
+    Ok(out.lines().filter(|l| !l.trim().is_empty()).count())
+}
+
+#[test]
+fn deployment_is_scheduled_by_capacity_rolled_and_undone() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let member = ApiServer::start_command(
+        &["member", "--name", "m1", "--nodes", "2", "--node-cpu", "4"],
+        Store::Embedded(data.path()),
+    )?;
+    let k = Kubectl::new(&member)?;
+    let run = || -> anyhow::Result<()> {
+        poll::until("2 Ready nodes", Duration::from_secs(20), || {
+            let out = k.ok(&["get", "nodes"]).map_err(|e| e.to_string())?;
+            let ready = out.lines().filter(|l| l.contains(" Ready ")).count();
+            if ready == 2 { Ok(()) } else { Err(out) }
+        })?;
+        k.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT)?;
+        poll::until(
+            "8 Running and 2 Pending pods",
+            Duration::from_secs(30),
+            || {
+                let running = pods_in_phase(&k, "Running").map_err(|e| e.to_string())?;
+                let pending = pods_in_phase(&k, "Pending").map_err(|e| e.to_string())?;
+                if (running, pending) == (8, 2) {
+                    Ok(())
+                } else {
+                    Err(format!("{running} running, {pending} pending"))
+                }
+            },
+        )?;
+        poll::until("FailedScheduling events", Duration::from_secs(20), || {
+            let events = k
+                .ok(&[
+                    "get",
+                    "events",
+                    "--field-selector",
+                    "reason=FailedScheduling",
+                ])
+                .map_err(|e| e.to_string())?;
+            if events.contains("0/2 nodes are available: 2 Insufficient cpu.") {
+                Ok(())
+            } else {
+                Err(events)
+            }
+        })?;
+        poll::until("8 ready replicas", Duration::from_secs(20), || {
+            let ready = k
+                .ok(&[
+                    "get",
+                    "deploy",
+                    "web",
+                    "-o",
+                    "jsonpath={.status.readyReplicas}",
+                ])
+                .map_err(|e| e.to_string())?;
+            if ready.trim() == "8" {
+                Ok(())
+            } else {
+                Err(format!("ready replicas: {ready}"))
+            }
+        })?;
+
+        k.ok(&["scale", "deploy", "web", "--replicas=8"])?;
+        k.ok(&["rollout", "status", "deploy/web", "--timeout=60s"])?;
+        ensure!(
+            pods_in_phase(&k, "Pending")? == 0,
+            "pods still pending after scaling to 8"
+        );
+
+        k.ok(&["set", "image", "deploy/web", "nginx=nginx:1.26"])?;
+        k.ok(&["rollout", "status", "deploy/web", "--timeout=60s"])?;
+        let images = k.ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ])?;
+        ensure!(
+            images.split_whitespace().all(|i| i == "nginx:1.26"),
+            "images after the rollout: {images}"
+        );
+
+        k.ok(&["rollout", "undo", "deploy/web"])?;
+        k.ok(&["rollout", "status", "deploy/web", "--timeout=60s"])?;
+        let image = k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ])?;
+        ensure!(image.trim() == "nginx:1.25", "image after undo: {image}");
+
+        let node = k.ok(&["describe", "node", "m1-node-0"])?;
+        for want in [
+            "Allocatable:",
+            "Non-terminated Pods:",
+            "Allocated resources:",
+            "cpu                4 (100%)",
+        ] {
+            ensure!(
+                node.contains(want),
+                "`describe node` lacks {want:?}:\n{node}"
+            );
+        }
+        Ok(())
+    };
+    run().with_context(|| format!("member log:\n{}", member.log()))
+}
