@@ -317,12 +317,18 @@ async fn two_thousand_pods_turn_ready() -> Result<()> {
     created.into_iter().collect::<Result<Vec<_>>>()?;
     let bound = start.elapsed();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    eventually("2,000 pods Ready", Duration::from_secs(300), || async {
+    // Poll rarely: listing 2,000 pods is itself real load on a debug-built apiserver.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
         let list = pods.list(&ListParams::default()).await?;
-        let ready = list.items.iter().filter(|p| pod_ready(p)).count();
-        Ok((ready == total).then_some(()))
-    })
-    .await?;
+        if list.items.iter().filter(|p| pod_ready(p)).count() == total {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("2,000 pods not Ready within 300s");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     println!(
         "{total} pods on {nodes} nodes: created and bound in {bound:?}, all Ready after {:?} (ready delay 1s)",
         start.elapsed()

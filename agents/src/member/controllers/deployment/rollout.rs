@@ -224,9 +224,20 @@ mod tests {
         assert!(fenceposts(None, int(-1).as_ref(), 4).is_err());
     }
 
+    /// (name, replicas, surge, unavailable, new set, old sets, expected changes)
+    type Case = (
+        &'static str,
+        i32,
+        i32,
+        i32,
+        RsView,
+        Vec<RsView>,
+        Vec<(&'static str, i32)>,
+    );
+
     #[test]
     fn rolling_steps() {
-        let cases: Vec<(&str, i32, i32, i32, RsView, Vec<RsView>, Vec<(&str, i32)>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "fresh deployment",
                 4,

@@ -38,7 +38,7 @@ pub fn claim<'a>(
         match controller {
             Some(r) if r.uid == uid && matches => claim.owned.push(pod),
             Some(r) if r.uid == uid && pod.metadata.deletion_timestamp.is_none() => {
-                claim.release.push(pod)
+                claim.release.push(pod);
             }
             None if matches && pod_active(pod) => claim.adopt.push(pod),
             _ => {}
@@ -85,7 +85,7 @@ pub fn deletion_order(a: &Pod, b: &Pod) -> Ordering {
 }
 
 /// The `n` pods to delete first.
-pub fn to_delete<'a>(mut pods: Vec<&'a Pod>, n: usize) -> Vec<&'a Pod> {
+pub fn to_delete(mut pods: Vec<&Pod>, n: usize) -> Vec<&Pod> {
     pods.sort_by(|a, b| deletion_order(a, b));
     pods.truncate(n);
     pods
