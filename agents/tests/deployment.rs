@@ -1,6 +1,8 @@
 //! The Deployment and ReplicaSet controllers against the in-process apiserver, with a stand-in
 //! kubelet that makes every pod Running and Ready: roll out, update, scale and roll back.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -147,16 +149,11 @@ fn revision(rs: &ReplicaSet) -> Option<String> {
 
 #[tokio::test]
 async fn deployment_rolls_out_updates_scales_and_rolls_back() -> anyhow::Result<()> {
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let running = karmada_apiserver::server::start(
-        karmada_apiserver::server::Config::new(
-            "127.0.0.1:0".parse()?,
-            karmada_apiserver::server::Backend::Memory,
-        ),
-        cancel.clone(),
-    )
-    .await?;
-    let client = Client::try_from(kube::Config::new(running.url().parse()?))?;
+    let support::Apiserver {
+        running,
+        client,
+        cancel,
+    } = support::apiserver().await?;
     let ctx = Context::new(client.clone(), "kube-controller-manager", cancel.clone());
     let high_water = Arc::new(AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();

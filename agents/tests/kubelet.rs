@@ -2,6 +2,8 @@
 //! pods turning Running and Ready with an IP from their node's subnet, unready on demand, Job
 //! pods succeeding, deleted pods going away.
 
+mod support;
+
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -26,16 +28,11 @@ struct Cluster {
 }
 
 async fn cluster(config: Config) -> Result<Cluster> {
-    let cancel = CancellationToken::new();
-    let running = karmada_apiserver::server::start(
-        karmada_apiserver::server::Config::new(
-            "127.0.0.1:0".parse()?,
-            karmada_apiserver::server::Backend::Memory,
-        ),
-        cancel.clone(),
-    )
-    .await?;
-    let client = Client::try_from(kube::Config::new(running.url().parse()?))?;
+    let support::Apiserver {
+        running,
+        client,
+        cancel,
+    } = support::apiserver().await?;
     let ctx = Context::new(client.clone(), "kubelet", cancel.clone());
     let kubelet = tokio::spawn(kubelet::run(Arc::clone(&ctx), config));
     Ok(Cluster {

@@ -1,6 +1,8 @@
 //! The member scheduler against the in-process apiserver: fills two 4-CPU nodes, reports the
 //! pods that do not fit, and binds them once capacity is freed.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -11,7 +13,6 @@ use karmada_agents::member::scheduler;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 const UNFIT: &str = "0/2 nodes are available: 2 Insufficient cpu.";
 
@@ -75,16 +76,11 @@ fn unschedulable_condition(pod: &Pod) -> Option<(String, String, String)> {
 
 #[tokio::test]
 async fn fills_nodes_reports_the_rest_and_binds_them_when_capacity_frees() -> anyhow::Result<()> {
-    let cancel = CancellationToken::new();
-    let running = karmada_apiserver::server::start(
-        karmada_apiserver::server::Config::new(
-            "127.0.0.1:0".parse()?,
-            karmada_apiserver::server::Backend::Memory,
-        ),
-        cancel.clone(),
-    )
-    .await?;
-    let client = Client::try_from(kube::Config::new(running.url().parse()?))?;
+    let support::Apiserver {
+        running,
+        client,
+        cancel,
+    } = support::apiserver().await?;
     let ctx = Context::new(client.clone(), "default-scheduler", cancel.child_token());
     let scheduler_task = tokio::spawn(scheduler::run(ctx.clone()));
 
