@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use karmada_agents::member::cluster::{self, Config};
+use karmada_agents::member::controllers::service::ServiceConfig;
 use karmada_agents::member::kubelet;
 
 use crate::apiserver::StorageArgs;
@@ -41,6 +42,18 @@ pub struct Args {
     /// Pod IPs come from here, one /24 per node.
     #[arg(long, default_value = "10.244.0.0/16")]
     pod_cidr: String,
+    /// ClusterIPs of Services come from here.
+    // Boxed strings keep `Args` small: main's Command enum must stay within clippy's
+    // large_enum_variant limit.
+    #[arg(long, default_value = "10.96.0.0/16", value_parser = boxed)]
+    service_cidr: Box<str>,
+    /// LoadBalancer Services get their ingress IP from these CIDRs (comma-separated).
+    #[arg(long, default_value = "172.30.0.0/24", value_parser = boxed)]
+    load_balancer_pool: Box<str>,
+}
+
+fn boxed(value: &str) -> Result<Box<str>, std::convert::Infallible> {
+    Ok(value.into())
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -64,6 +77,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         listen: args.listen,
         backend: args.storage.backend()?,
         nodes,
+        services: ServiceConfig {
+            service_cidr: args.service_cidr.to_string(),
+            node_port_range: 30000..=32767,
+            load_balancer_pool: args
+                .load_balancer_pool
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect(),
+        },
     };
     let cancel = crate::shutdown_signal();
     let member = cluster::start(config, cancel).await?;

@@ -7,7 +7,7 @@ use karmada_apiserver::server::{self, Backend, Running};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::controllers::{deployment, replicaset};
+use super::controllers::{deployment, endpointslice, replicaset, service};
 use super::runtime::Context;
 use super::{kubelet, scheduler};
 
@@ -18,6 +18,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub backend: Backend,
     pub nodes: kubelet::Config,
+    pub services: service::ServiceConfig,
 }
 
 /// Why a member could not start.
@@ -66,6 +67,12 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Member, 
     tasks.spawn(scheduler::run(ctx("default-scheduler")));
     tasks.spawn(replicaset::run(ctx("replicaset-controller")));
     tasks.spawn(deployment::run(ctx("deployment-controller")));
+    tasks.spawn(endpointslice::run(ctx("endpointslice-controller")));
+    spawn_fallible(
+        &mut tasks,
+        "service-controller",
+        service::run(ctx("service-controller"), config.services),
+    );
     spawn_fallible(
         &mut tasks,
         "kubelet",

@@ -1,3 +1,5 @@
 //! The member's controllers, one module per kind they reconcile.
 pub mod deployment;
+pub mod endpointslice;
 pub mod replicaset;
+pub mod service;
