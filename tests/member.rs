@@ -1,4 +1,5 @@
-//! A member cluster driven by the real kubectl: scheduling by capacity, rollouts and undo.
+//! A member cluster driven by the real kubectl: scheduling by capacity, rollouts and undo,
+//! Service addresses and EndpointSlices.
 
 mod support;
 
@@ -130,6 +131,62 @@ fn deployment_is_scheduled_by_capacity_rolled_and_undone() -> anyhow::Result<()>
             "jsonpath={.spec.template.spec.containers[0].image}",
         ])?;
         ensure!(image.trim() == "nginx:1.25", "image after undo: {image}");
+
+        k.ok(&["expose", "deploy", "web", "--port", "80"])?;
+        let ip = poll::until("a ClusterIP", Duration::from_secs(20), || {
+            let ip = k
+                .ok(&["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"])
+                .map_err(|e| e.to_string())?;
+            if ip.starts_with("10.96.") {
+                Ok(ip)
+            } else {
+                Err(format!("clusterIP {ip:?}"))
+            }
+        })?;
+        ensure!(
+            ip != "10.96.0.1",
+            "the first address belongs to the kubernetes service"
+        );
+        poll::until(
+            "an EndpointSlice of exactly the ready pods",
+            Duration::from_secs(20),
+            || {
+                let mut ready: Vec<String> = k
+                    .ok(&[
+                        "get",
+                        "pods",
+                        "-l",
+                        "app=web",
+                        "--field-selector",
+                        "status.phase=Running",
+                        "-o",
+                        "jsonpath={.items[*].status.podIP}",
+                    ])
+                    .map_err(|e| e.to_string())?
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect();
+                let slice = k
+                    .ok(&[
+                        "get",
+                        "endpointslices",
+                        "-l",
+                        "kubernetes.io/service-name=web",
+                        "-o",
+                        "jsonpath={.items[*].endpoints[?(@.conditions.ready==true)].addresses[0]}",
+                    ])
+                    .map_err(|e| e.to_string())?;
+                let mut listed: Vec<String> =
+                    slice.split_whitespace().map(str::to_string).collect();
+                ready.sort();
+                listed.sort();
+                if !ready.is_empty() && ready == listed {
+                    Ok(())
+                } else {
+                    Err(format!("ready pods {ready:?}, slice {listed:?}"))
+                }
+            },
+        )?;
 
         let node = k.ok(&["describe", "node", "m1-node-0"])?;
         for want in [
