@@ -33,7 +33,7 @@ enum Command {
     /// Measure components end to end and report throughput and latency.
     Bench(bench::Args),
     /// Run one member cluster: apiserver, controllers, scheduler and simulated nodes.
-    Member(member::Args),
+    Member(Box<member::Args>),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,7 +46,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Apiserver(args) => apiserver::run(args).await,
             Command::Bench(args) => bench::run(args).await,
-            Command::Member(args) => member::run(args).await,
+            Command::Member(args) => member::run(*args).await,
         }
     })
 }

@@ -43,17 +43,11 @@ pub struct Args {
     #[arg(long, default_value = "10.244.0.0/16")]
     pod_cidr: String,
     /// ClusterIPs of Services come from here.
-    // Boxed strings keep `Args` small: main's Command enum must stay within clippy's
-    // large_enum_variant limit.
-    #[arg(long, default_value = "10.96.0.0/16", value_parser = boxed)]
-    service_cidr: Box<str>,
+    #[arg(long, default_value = "10.96.0.0/16")]
+    service_cidr: String,
     /// LoadBalancer Services get their ingress IP from these CIDRs (comma-separated).
-    #[arg(long, default_value = "172.30.0.0/24", value_parser = boxed)]
-    load_balancer_pool: Box<str>,
-}
-
-fn boxed(value: &str) -> Result<Box<str>, std::convert::Infallible> {
-    Ok(value.into())
+    #[arg(long, default_value = "172.30.0.0/24", value_delimiter = ',')]
+    load_balancer_pool: Vec<String>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -78,14 +72,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         backend: args.storage.backend()?,
         nodes,
         services: ServiceConfig {
-            service_cidr: args.service_cidr.to_string(),
+            service_cidr: args.service_cidr.clone(),
             node_port_range: 30000..=32767,
-            load_balancer_pool: args
-                .load_balancer_pool
-                .split(',')
-                .map(|c| c.trim().to_string())
-                .filter(|c| !c.is_empty())
-                .collect(),
+            load_balancer_pool: args.load_balancer_pool.clone(),
         },
     };
     let cancel = crate::shutdown_signal();
