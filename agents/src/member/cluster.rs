@@ -7,7 +7,7 @@ use karmada_apiserver::server::{self, Backend, Running};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::controllers::{deployment, endpointslice, replicaset, service};
+use super::controllers::{deployment, endpointslice, replicaset, service, serviceaccount};
 use super::runtime::Context;
 use super::{kubelet, scheduler};
 
@@ -68,6 +68,7 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Member, 
     tasks.spawn(replicaset::run(ctx("replicaset-controller")));
     tasks.spawn(deployment::run(ctx("deployment-controller")));
     tasks.spawn(endpointslice::run(ctx("endpointslice-controller")));
+    tasks.spawn(serviceaccount::run(ctx("serviceaccount-controller")));
     spawn_fallible(
         &mut tasks,
         "service-controller",

@@ -3,3 +3,4 @@ pub mod deployment;
 pub mod endpointslice;
 pub mod replicaset;
 pub mod service;
+pub mod serviceaccount;
