@@ -11,7 +11,9 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Reporter;
-use kube::{Client, Resource, ResourceExt};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 /// Shared state of the member's controllers.
@@ -68,6 +70,33 @@ pub fn pod_ready(pod: &Pod) -> bool {
 pub fn pod_active(pod: &Pod) -> bool {
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
     pod.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded" | "Failed"))
+}
+
+/// A cache of every pod, and the future that keeps it filled until the context is cancelled
+/// (the caller runs it beside its controller).
+pub fn pod_cache(
+    ctx: &Context,
+) -> (
+    Store<Pod>,
+    impl std::future::Future<Output = ()> + Send + use<>,
+) {
+    let (store, writer) = reflector::store();
+    let cancel = ctx.cancel.clone();
+    let fill = reflector::reflector(
+        writer,
+        watcher(
+            Api::<Pod>::all(ctx.client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff(),
+    )
+    .take_until(async move { cancel.cancelled().await })
+    .for_each(|event| async move {
+        if let Err(e) = event {
+            tracing::debug!(error = %e, "pod watch failed; retrying");
+        }
+    });
+    (store, fill)
 }
 
 /// Runs a kube-runtime controller until the context is cancelled, logging each failed pass.

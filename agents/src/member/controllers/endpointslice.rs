@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort as CorePort, EndpointSubset, Endpoints, ObjectReference, Pod,
     Service, ServicePort,
@@ -15,8 +14,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::PostParams;
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
 use crate::member::runtime::{self, Context, controller_reference, pod_ready};
@@ -47,18 +46,7 @@ pub fn slice_name(service: &str) -> String {
 pub async fn run(ctx: Arc<Context>) {
     let client = ctx.client.clone();
     let pod_api = Api::<Pod>::all(client.clone());
-    let (pods, writer) = reflector::store();
-    let cancel = ctx.cancel.clone();
-    let cache = reflector::reflector(
-        writer,
-        watcher(pod_api.clone(), watcher::Config::default()).default_backoff(),
-    )
-    .take_until(async move { cancel.cancelled().await })
-    .for_each(|event| async move {
-        if let Err(e) = event {
-            tracing::debug!(error = %e, "pod watch failed; retrying");
-        }
-    });
+    let (pods, cache) = runtime::pod_cache(&ctx);
     let controller = Controller::new(
         Api::<Service>::all(client.clone()),
         watcher::Config::default(),

@@ -15,8 +15,8 @@ use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::Selector;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
 
 use crate::member::runtime::{self, Context, controller_reference, pod_active};
@@ -76,18 +76,7 @@ struct Shared {
 pub async fn run(ctx: Arc<Context>) {
     let client = ctx.client.clone();
     let pod_api = Api::<Pod>::all(client.clone());
-    let (store, writer) = reflector::store();
-    let cancel = ctx.cancel.clone();
-    let cache = reflector::reflector(
-        writer,
-        watcher(pod_api.clone(), watcher::Config::default()).default_backoff(),
-    )
-    .take_until(async move { cancel.cancelled().await })
-    .for_each(|event| async move {
-        if let Err(e) = event {
-            tracing::debug!(error = %e, "pod watch failed; retrying");
-        }
-    });
+    let (store, cache) = runtime::pod_cache(&ctx);
     // Pod changes trigger through the controller's own watch; the short debounce lets the pod
     // cache, fed by a second watch, catch up before the set is looked at.
     let controller = Controller::new(
