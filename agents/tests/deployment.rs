@@ -6,9 +6,8 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
@@ -18,26 +17,6 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<Result<T, String>>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let last = match check().await? {
-            Ok(value) => return Ok(value),
-            Err(observed) => observed,
-        };
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}; last observed: {last}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Plays kubelet: every new pod becomes Running and Ready; terminating pods are finished.
 async fn kubelet(client: Client) {
@@ -105,7 +84,7 @@ fn web(replicas: i32, image: &str) -> Deployment {
 /// Waits until the deployment reports a finished rollout of `replicas`, as `kubectl rollout
 /// status` judges it, with the conditions `kubectl wait` reads.
 async fn rolled_out(api: &Api<Deployment>, replicas: i32) -> anyhow::Result<Deployment> {
-    eventually(&format!("a complete rollout of {replicas}"), || async {
+    support::eventually(&format!("a complete rollout of {replicas}"), || async {
         let d = api.get("web").await?;
         let s = d.status.clone().unwrap_or_default();
         let condition = |t: &str| {
@@ -193,7 +172,7 @@ async fn deployment_rolls_out_updates_scales_and_rolls_back() -> anyhow::Result<
         .patch("web", &PatchParams::default(), &Patch::Merge(&image))
         .await?;
     rolled_out(&deployments, 4).await?;
-    let all = eventually("the old set scaled to zero", || async {
+    let all = support::eventually("the old set scaled to zero", || async {
         let all = sets(&replicasets).await?;
         let old = all
             .iter()
@@ -245,7 +224,7 @@ async fn deployment_rolls_out_updates_scales_and_rolls_back() -> anyhow::Result<
         )
         .await?;
     rolled_out(&deployments, 2).await?;
-    eventually("2 pods", || async {
+    support::eventually("2 pods", || async {
         let n = live_pods(&pods).await?.len();
         Ok(if n == 2 {
             Ok(())
@@ -276,7 +255,7 @@ async fn deployment_rolls_out_updates_scales_and_rolls_back() -> anyhow::Result<
         )
         .await?;
     let d = rolled_out(&deployments, 2).await?;
-    let reused = eventually("the first set reused as revision 3", || async {
+    let reused = support::eventually("the first set reused as revision 3", || async {
         let all = sets(&replicasets).await?;
         let first = all
             .iter()

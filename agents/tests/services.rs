@@ -5,9 +5,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
 
-use anyhow::bail;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use karmada_agents::member::controllers::{endpointslice, service};
@@ -15,26 +13,6 @@ use karmada_agents::member::runtime::Context;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<Result<T, String>>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let last = match check().await? {
-            Ok(value) => return Ok(value),
-            Err(observed) => observed,
-        };
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}; last observed: {last}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn create_service(api: &Api<Service>, spec: serde_json::Value) -> anyhow::Result<()> {
     let svc: Service = serde_json::from_value(spec)?;
@@ -109,7 +87,7 @@ async fn services_get_addresses_and_endpoints() -> anyhow::Result<()> {
 async fn scenario(client: Client) -> anyhow::Result<()> {
     let svcs: Api<Service> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let kubernetes = eventually("the kubernetes service's address", || async {
+    let kubernetes = support::eventually("the kubernetes service's address", || async {
         let spec = match svcs.get_opt("kubernetes").await? {
             Some(s) => serde_json::to_value(s.spec)?,
             None => return Ok(Err("absent".into())),
@@ -147,7 +125,7 @@ async fn scenario(client: Client) -> anyhow::Result<()> {
     )
     .await?;
 
-    let web = eventually("web's ClusterIP", || async {
+    let web = support::eventually("web's ClusterIP", || async {
         let spec = spec_of(&svcs, "web").await?;
         Ok(
             match (spec["clusterIP"].as_str(), spec["clusterIPs"][0].as_str()) {
@@ -162,7 +140,7 @@ async fn scenario(client: Client) -> anyhow::Result<()> {
         "{web}"
     );
 
-    let node_port = eventually("np's nodePort", || async {
+    let node_port = support::eventually("np's nodePort", || async {
         let spec = spec_of(&svcs, "np").await?;
         Ok(match spec["ports"][0]["nodePort"].as_u64() {
             Some(p) => Ok(p),
@@ -172,7 +150,7 @@ async fn scenario(client: Client) -> anyhow::Result<()> {
     .await?;
     assert!((30000..=32767).contains(&node_port), "{node_port}");
 
-    let ingress = eventually("lb's ingress", || async {
+    let ingress = support::eventually("lb's ingress", || async {
         let svc = svcs.get("lb").await?;
         let status = serde_json::to_value(&svc.status)?;
         let ingress = &status["loadBalancer"]["ingress"][0];
@@ -209,7 +187,7 @@ async fn scenario(client: Client) -> anyhow::Result<()> {
         ("10.244.0.11", true),
         ("10.244.0.12", false),
     ]);
-    let slice = eventually("web's slice to list its pods", || async {
+    let slice = support::eventually("web's slice to list its pods", || async {
         let Some(slice) = slice_api.get_opt("web-slice").await? else {
             return Ok(Err("absent".into()));
         };
@@ -244,7 +222,7 @@ async fn scenario(client: Client) -> anyhow::Result<()> {
     assert_eq!(slice.address_type, "IPv4");
 
     let legacy: Api<Endpoints> = Api::namespaced(client.clone(), "default");
-    eventually("web's Endpoints", || async {
+    support::eventually("web's Endpoints", || async {
         let Some(ep) = legacy.get_opt("web").await? else {
             return Ok(Err("absent".into()));
         };
@@ -266,7 +244,7 @@ async fn scenario(client: Client) -> anyhow::Result<()> {
     pods.delete("web-1", &DeleteParams::default().grace_period(0))
         .await?;
     let remaining = want(&[("10.244.0.10", true), ("10.244.0.12", false)]);
-    eventually("web's slice to drop the deleted pod", || async {
+    support::eventually("web's slice to drop the deleted pod", || async {
         let slice = slice_api.get("web-slice").await?;
         Ok(if endpoints_of(&slice) == remaining {
             Ok(())
@@ -316,7 +294,7 @@ async fn exhaustion(client: Client) -> anyhow::Result<()> {
             .map(String::from)
     };
     let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
-    let starved = eventually("an AllocationFailed event", || async {
+    let starved = support::eventually("an AllocationFailed event", || async {
         let list = events.list(&Default::default()).await?;
         Ok(
             match list
@@ -344,7 +322,7 @@ async fn exhaustion(client: Client) -> anyhow::Result<()> {
 
     let victim = if starved == "lb-a" { "lb-b" } else { "lb-a" };
     svcs.delete(victim, &DeleteParams::default()).await?;
-    eventually("the starved service to get the freed address", || async {
+    support::eventually("the starved service to get the freed address", || async {
         let svc = svcs.get(&starved).await?;
         Ok(match ingress(&svc) {
             Some(ip) => Ok(ip),

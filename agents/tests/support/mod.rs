@@ -1,5 +1,12 @@
 //! Shared fixtures for the member's integration tests.
 
+// Each test binary uses a different subset of these fixtures.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
 use karmada_apiserver::server::{self, Backend, Config, Running};
 use kube::Client;
 use tokio_util::sync::CancellationToken;
@@ -25,4 +32,27 @@ pub async fn apiserver() -> anyhow::Result<Apiserver> {
         client,
         cancel,
     })
+}
+
+/// How long a test waits for a state before failing.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Calls `check` until it yields `Ok(value)`, failing after the deadline with the last state it
+/// reported through `Err`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Result<T, String>>>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let last = match check().await? {
+            Ok(value) => return Ok(value),
+            Err(observed) => observed,
+        };
+        if Instant::now() > deadline {
+            bail!("timed out waiting for {what}; last observed: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
