@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod controllers;
+pub mod expectations;
 pub mod kubelet;
 pub mod runtime;
 pub mod scheduler;

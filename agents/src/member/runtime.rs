@@ -10,7 +10,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::Reporter;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -97,6 +97,27 @@ pub fn pod_cache(
         }
     });
     (store, fill)
+}
+
+/// Records an Event about `object`, as `kubectl describe` shows them. A failure to record is
+/// logged and otherwise ignored: events are advisory and must never fail a reconcile.
+pub async fn record<K: Resource<DynamicType = ()>>(
+    recorder: &Recorder,
+    object: &K,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: reason.into(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, &object.object_ref(&())).await {
+        tracing::debug!(error = %e, object = %object.name_any(), reason, "could not record event");
+    }
 }
 
 /// Runs a kube-runtime controller until the context is cancelled, logging each failed pass.

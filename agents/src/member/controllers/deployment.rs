@@ -14,9 +14,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::Selector;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::watcher;
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 
 use crate::member::runtime::{self, Context, controlled_by, controller_reference};
 use hash::{POD_TEMPLATE_HASH, template_hash, templates_equal_ignoring_hash};
@@ -262,7 +262,7 @@ async fn reconcile(d: &Deployment, ctx: &Context, recorder: &Recorder) -> Result
                 .map_err(write(&rs_name))?;
             let direction = if target > from { "up" } else { "down" };
             let note = format!("Scaled {direction} replica set {rs_name} from {from} to {target}");
-            publish(recorder, d, "ScalingReplicaSet", note).await;
+            runtime::record(recorder, d, EventType::Normal, "ScalingReplicaSet", note).await;
         }
 
         let limit = spec.revision_history_limit.unwrap_or(10);
@@ -375,19 +375,6 @@ async fn write_status(
         deployment: d.name_any(),
         source,
     })
-}
-
-async fn publish(recorder: &Recorder, d: &Deployment, reason: &str, note: String) {
-    let event = Event {
-        type_: EventType::Normal,
-        reason: reason.into(),
-        note: Some(note),
-        action: "Scale".into(),
-        secondary: None,
-    };
-    if let Err(e) = recorder.publish(&event, &d.object_ref(&())).await {
-        tracing::debug!(error = %e, deployment = %d.name_any(), "could not record event");
-    }
 }
 
 fn revision(rs: &ReplicaSet) -> i64 {

@@ -3,9 +3,9 @@
 
 mod pods;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{StreamExt, future};
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
@@ -14,19 +14,18 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::Selector;
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 
+use crate::member::expectations::Expectations;
 use crate::member::runtime::{self, Context, controller_reference, pod_active};
 
 /// At most this many pods are created or deleted in one pass, as upstream's burst limit.
 const BURST: usize = 500;
 /// Concurrent deletions in one pass.
 const DELETE_CONCURRENCY: usize = 16;
-/// How long to trust that our own creates and deletes will show up in the pod cache.
-const EXPECTATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// A set whose pods are not all there and available is looked at again this often, in case a
 /// pod change reached the controller before it reached the pod cache.
 const UNSETTLED_RECHECK: Duration = Duration::from_secs(10);
@@ -58,17 +57,9 @@ pub enum Error {
     },
 }
 
-/// Creates and deletes this controller made that the pod cache has not shown yet. Until it
-/// does, the set is not resized again, so a lagging cache cannot cause double creation.
-struct Pending {
-    creates: HashSet<String>,
-    deletes: HashSet<String>,
-    since: Instant,
-}
-
 struct Shared {
     pods: Store<Pod>,
-    pending: Mutex<HashMap<String, Pending>>,
+    expectations: Expectations,
     recorder: Recorder,
 }
 
@@ -87,7 +78,7 @@ pub async fn run(ctx: Arc<Context>) {
     .with_config(controller::Config::default().debounce(Duration::from_millis(50)));
     let shared = Arc::new(Shared {
         pods: store,
-        pending: Mutex::new(HashMap::new()),
+        expectations: Expectations::default(),
         recorder: Recorder::new(client, ctx.reporter.clone()),
     });
     let reconcile = move |rs: Arc<ReplicaSet>, ctx: Arc<Context>| {
@@ -152,26 +143,7 @@ async fn reconcile(rs: &ReplicaSet, ctx: &Context, shared: &Shared) -> Result<Ac
         set_owners(&api, pod, refs).await;
     }
 
-    let waiting = {
-        let mut pending = shared
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(p) = pending.get_mut(&uid) {
-            let live: HashMap<String, bool> = in_ns
-                .iter()
-                .map(|p| (p.name_any(), p.metadata.deletion_timestamp.is_none()))
-                .collect();
-            p.creates.retain(|n| !live.contains_key(n));
-            p.deletes.retain(|n| live.get(n) == Some(&true));
-            if (p.creates.is_empty() && p.deletes.is_empty())
-                || p.since.elapsed() > EXPECTATION_TIMEOUT
-            {
-                pending.remove(&uid);
-            }
-        }
-        pending.contains_key(&uid)
-    };
+    let waiting = shared.expectations.waiting(&uid, in_ns.iter().copied());
 
     let desired = usize::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
     let mut failure = None;
@@ -186,21 +158,7 @@ async fn reconcile(rs: &ReplicaSet, ctx: &Context, shared: &Shared) -> Result<Ac
             (HashSet::new(), names, err)
         };
         failure = err;
-        if !created.is_empty() || !deleted.is_empty() {
-            let mut pending = shared
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let since = Instant::now();
-            pending.insert(
-                uid.clone(),
-                Pending {
-                    creates: created,
-                    deletes: deleted,
-                    since,
-                },
-            );
-        }
+        shared.expectations.expect(&uid, created, deleted);
     }
 
     let template_labels = spec
@@ -280,12 +238,26 @@ async fn create_pods(
                 Ok(created) => {
                     let name = created.name_any();
                     let note = format!("Created pod: {name}");
-                    publish(shared, rs, EventType::Normal, "SuccessfulCreate", note).await;
+                    runtime::record(
+                        &shared.recorder,
+                        rs,
+                        EventType::Normal,
+                        "SuccessfulCreate",
+                        note,
+                    )
+                    .await;
                     names.insert(name);
                 }
                 Err(source) => {
                     let note = format!("Error creating: {source}");
-                    publish(shared, rs, EventType::Warning, "FailedCreate", note).await;
+                    runtime::record(
+                        &shared.recorder,
+                        rs,
+                        EventType::Warning,
+                        "FailedCreate",
+                        note,
+                    )
+                    .await;
                     failed = Some(Error::CreatePod {
                         rs: rs.name_any(),
                         source,
@@ -325,7 +297,14 @@ async fn delete_pods(
         match result {
             Ok(()) => {
                 let note = format!("Deleted pod: {name}");
-                publish(shared, rs, EventType::Normal, "SuccessfulDelete", note).await;
+                runtime::record(
+                    &shared.recorder,
+                    rs,
+                    EventType::Normal,
+                    "SuccessfulDelete",
+                    note,
+                )
+                .await;
                 names.insert(name);
             }
             Err(source) => {
@@ -360,18 +339,5 @@ fn pod_for(rs: &ReplicaSet) -> Pod {
         },
         spec: template.spec,
         status: None,
-    }
-}
-
-async fn publish(shared: &Shared, rs: &ReplicaSet, type_: EventType, reason: &str, note: String) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: reason.into(),
-        secondary: None,
-    };
-    if let Err(e) = shared.recorder.publish(&event, &rs.object_ref(&())).await {
-        tracing::debug!(error = %e, replicaset = %rs.name_any(), "could not record event");
     }
 }

@@ -14,10 +14,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use crate::member::runtime::{self, Context};
@@ -251,7 +251,14 @@ async fn reconcile(svc: &Service, ctx: &Context, shared: &Shared) -> Result<Acti
     let allocation = match plan(svc, shared) {
         Ok(a) => a,
         Err(source) => {
-            publish(shared, svc, &source.to_string()).await;
+            runtime::record(
+                &shared.recorder,
+                svc,
+                EventType::Warning,
+                "AllocationFailed",
+                format!("Failed to allocate: {source}"),
+            )
+            .await;
             return Err(Error::Exhausted {
                 service: name,
                 source,
@@ -315,19 +322,6 @@ async fn write(svc: &Service, ctx: &Context, a: &Allocation) -> Result<(), kube:
             .await?;
     }
     Ok(())
-}
-
-async fn publish(shared: &Shared, svc: &Service, note: &str) {
-    let event = Event {
-        type_: EventType::Warning,
-        reason: "AllocationFailed".into(),
-        note: Some(format!("Failed to allocate: {note}")),
-        action: "Allocate".into(),
-        secondary: None,
-    };
-    if let Err(e) = shared.recorder.publish(&event, &svc.object_ref(&())).await {
-        tracing::debug!(error = %e, "cannot publish service event");
-    }
 }
 
 #[cfg(test)]
