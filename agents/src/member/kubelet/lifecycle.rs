@@ -318,11 +318,15 @@ impl Kubelet {
                     }
                     let node = tracked.node;
                     let released = match &mut tracked.life {
-                        Life::Live { runtime, holds_ip } if runtime.stage != Stage::Succeeded => {
-                            runtime.stage = Stage::Succeeded;
+                        Life::Live { runtime, holds_ip }
+                            if matches!(runtime.stage, Stage::Starting | Stage::Running) =>
+                        {
+                            runtime.stage = Stage::on_exit(&tracked.pod);
                             runtime.finished = Some(Timestamp::now());
-                            // The sandbox is torn down with the containers; its IP is free again.
-                            std::mem::take(holds_ip).then_some(runtime.pod_ip)
+                            // The sandbox is torn down with the containers for good; a
+                            // crash-looping pod keeps it, and its IP.
+                            (runtime.stage.is_final() && std::mem::take(holds_ip))
+                                .then_some(runtime.pod_ip)
                         }
                         _ => None,
                     };

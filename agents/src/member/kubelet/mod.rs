@@ -17,7 +17,7 @@ use self::ipam::Cidr;
 use self::node::Identity;
 use crate::member::runtime::Context;
 
-pub use self::pod::{DURATION_ANNOTATION, UNREADY_ANNOTATION};
+pub use self::pod::{DURATION_ANNOTATION, EXIT_CODE_ANNOTATION, UNREADY_ANNOTATION};
 
 /// The simulated nodes and how their pods behave.
 #[derive(Debug, Clone)]

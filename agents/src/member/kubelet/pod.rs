@@ -16,6 +16,10 @@ use super::node::time;
 pub const UNREADY_ANNOTATION: &str = "karmada.io/simulate-unready";
 /// A duration such as `"3s"` after which the pod's containers exit 0 and it turns Succeeded.
 pub const DURATION_ANNOTATION: &str = "karmada.io/simulate-duration";
+/// The exit code the containers end with after their run duration (default 0). A non-zero
+/// code fails a pod whose restartPolicy is Never; under OnFailure or Always the container is
+/// restarted and the pod crash-loops, as a real kubelet would have it.
+pub const EXIT_CODE_ANNOTATION: &str = "karmada.io/simulate-exit-code";
 
 /// Where a pod stands in its simulated life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +28,43 @@ pub enum Stage {
     Starting,
     /// Containers running; Ready unless the unready annotation says otherwise.
     Running,
-    /// Containers exited 0.
-    Succeeded,
+    /// Containers exited with this code and stay down: the pod is Succeeded or Failed.
+    Exited(i32),
+    /// Containers exited with this non-zero code and are being restarted, in back-off.
+    CrashLooping(i32),
+}
+
+impl Stage {
+    /// The stage a pod's containers reach when they finish running.
+    pub fn on_exit(pod: &Pod) -> Stage {
+        let code = exit_code(pod);
+        let restarts = match pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()) {
+            Some("Never") => false,
+            Some("OnFailure") => code != 0,
+            _ => true,
+        };
+        if code != 0 && restarts {
+            Stage::CrashLooping(code)
+        } else {
+            Stage::Exited(code)
+        }
+    }
+
+    /// Whether the containers are gone for good.
+    pub fn is_final(self) -> bool {
+        matches!(self, Stage::Exited(_))
+    }
+}
+
+/// The simulated exit code of the pod's containers.
+fn exit_code(pod: &Pod) -> i32 {
+    let Some(text) = pod.annotations().get(EXIT_CODE_ANNOTATION) else {
+        return 0;
+    };
+    text.trim().parse().unwrap_or_else(|_| {
+        tracing::warn!(pod = %pod.name_any(), value = %text, "ignoring unparsable {EXIT_CODE_ANNOTATION}");
+        0
+    })
 }
 
 /// What the kubelet knows about a pod it runs.
@@ -45,6 +84,8 @@ pub struct Summary {
     pub pod_ip: Option<String>,
     pub ready: bool,
     pub containers: usize,
+    /// Containers are restarting after a failure.
+    pub crashing: bool,
 }
 
 /// Whether the pod asks to be reported unready.
@@ -124,20 +165,28 @@ pub fn observed(pod: &Pod) -> Summary {
         containers: status
             .and_then(|s| s.container_statuses.as_ref())
             .map_or(0, Vec::len),
+        crashing: status
+            .and_then(|s| s.container_statuses.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.restart_count > 0)),
     }
 }
 
 /// What the status should say.
 pub fn desired(pod: &Pod, runtime: &Runtime) -> Summary {
     Summary {
-        phase: match runtime.stage {
-            Stage::Succeeded => "Succeeded",
-            _ => "Running",
-        }
-        .into(),
+        phase: phase(runtime.stage).into(),
         pod_ip: Some(runtime.pod_ip.to_string()),
         ready: ready(pod, runtime),
         containers: containers(pod).len(),
+        crashing: matches!(runtime.stage, Stage::CrashLooping(_)),
+    }
+}
+
+fn phase(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Exited(0) => "Succeeded",
+        Stage::Exited(_) => "Failed",
+        _ => "Running",
     }
 }
 
@@ -197,7 +246,12 @@ pub fn qos_class(pod: &Pod) -> &'static str {
 pub fn status_patch(pod: &Pod, runtime: &Runtime, now: Timestamp) -> Value {
     let uid = pod.uid().unwrap_or_default();
     let started = time(runtime.started);
-    let done = runtime.stage == Stage::Succeeded;
+    let done = runtime.stage.is_final();
+    let code = match runtime.stage {
+        Stage::Exited(code) | Stage::CrashLooping(code) => code,
+        _ => 0,
+    };
+    let crashing = matches!(runtime.stage, Stage::CrashLooping(_));
     let is_ready = ready(pod, runtime);
     let finished = time(runtime.finished.unwrap_or(now));
     let container_status = |c: &Container, init: bool| {
@@ -206,20 +260,32 @@ pub fn status_patch(pod: &Pod, runtime: &Runtime, now: Timestamp) -> Value {
             Some((repo, tag)) if !tag.contains('/') => repo,
             _ => image_repo,
         };
-        let state = if done || init {
-            json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": if init { started.clone() } else { finished.clone() }, "containerID": format!("containerd://{}", hex64(&format!("{uid}/{}", c.name)))}})
+        let container_id = format!("containerd://{}", hex64(&format!("{uid}/{}", c.name)));
+        let terminated = |code: i32, finished_at: &str| {
+            let reason = if code == 0 { "Completed" } else { "Error" };
+            json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": finished_at, "containerID": container_id}})
+        };
+        let (state, last_state) = if init {
+            (terminated(0, &started), json!({}))
+        } else if crashing {
+            let message = format!("back-off 10s restarting failed container={}", c.name);
+            let waiting = json!({"waiting": {"reason": "CrashLoopBackOff", "message": message}});
+            (waiting, terminated(code, &finished))
+        } else if done {
+            (terminated(code, &finished), json!({}))
         } else {
-            json!({"running": {"startedAt": started}})
+            (json!({"running": {"startedAt": started}}), json!({}))
         };
         json!({
             "name": c.name,
             "image": c.image,
             "imageID": format!("{repo}@sha256:{}", hex64(image_repo)),
-            "containerID": format!("containerd://{}", hex64(&format!("{uid}/{}", c.name))),
-            "started": !done && !init,
+            "containerID": container_id,
+            "started": !done && !init && !crashing,
             "ready": if init { true } else { is_ready },
-            "restartCount": 0,
+            "restartCount": i32::from(crashing && !init),
             "state": state,
+            "lastState": last_state,
         })
     };
     let statuses: Vec<Value> = containers(pod)
@@ -250,7 +316,8 @@ pub fn status_patch(pod: &Pod, runtime: &Runtime, now: Timestamp) -> Value {
         c
     };
     let (ready_reason, ready_message) = match (done, is_ready) {
-        (true, _) => (Some("PodCompleted"), None),
+        (true, _) if code == 0 => (Some("PodCompleted"), None),
+        (true, _) => (Some("PodFailed"), None),
         (false, true) => (None, None),
         (false, false) => (
             Some("ContainersNotReady"),
@@ -262,13 +329,18 @@ pub fn status_patch(pod: &Pod, runtime: &Runtime, now: Timestamp) -> Value {
     };
     let conditions = vec![
         condition("PodReadyToStartContainers", !done, None, None),
-        condition("Initialized", true, done.then_some("PodCompleted"), None),
+        condition(
+            "Initialized",
+            true,
+            (done && code == 0).then_some("PodCompleted"),
+            None,
+        ),
         condition("Ready", is_ready, ready_reason, ready_message.clone()),
         condition("ContainersReady", is_ready, ready_reason, ready_message),
         condition("PodScheduled", true, None, None),
     ];
     let mut status = json!({
-        "phase": if done { "Succeeded" } else { "Running" },
+        "phase": phase(runtime.stage),
         "conditions": conditions,
         "hostIP": runtime.host_ip.to_string(),
         "hostIPs": [{"ip": runtime.host_ip.to_string()}],
@@ -308,7 +380,9 @@ mod tests {
             pod_ip: "10.7.0.2".parse().unwrap(),
             started: "2026-01-01T00:00:00Z".parse().unwrap(),
             stage,
-            finished: (stage == Stage::Succeeded).then(|| "2026-01-01T00:00:05Z".parse().unwrap()),
+            finished: stage
+                .is_final()
+                .then(|| "2026-01-01T00:00:05Z".parse().unwrap()),
         }
     }
 
@@ -369,7 +443,9 @@ mod tests {
                 "Running",
                 true,
             ),
-            (Stage::Succeeded, json!({}), "Succeeded", false),
+            (Stage::Exited(0), json!({}), "Succeeded", false),
+            (Stage::Exited(2), json!({}), "Failed", false),
+            (Stage::CrashLooping(1), json!({}), "Running", false),
         ];
         let now: Timestamp = "2026-01-01T00:00:07Z".parse().unwrap();
         for (stage, annotations, phase, ready) in table {
@@ -386,6 +462,52 @@ mod tests {
             assert_eq!(observed(&written), want, "{stage:?}");
             assert_ne!(observed(&p), want, "a fresh pod needs a write");
         }
+    }
+
+    #[test]
+    fn exits_follow_the_restart_policy() {
+        let table = [
+            (None, None, Stage::Exited(0)),
+            (Some("1"), Some("Never"), Stage::Exited(1)),
+            (Some("1"), Some("OnFailure"), Stage::CrashLooping(1)),
+            (Some("0"), Some("OnFailure"), Stage::Exited(0)),
+            (Some("3"), None, Stage::CrashLooping(3)),
+            (Some("x"), Some("Never"), Stage::Exited(0)),
+        ];
+        for (code, policy, stage) in table {
+            let mut p = web(&json!({}));
+            if let Some(code) = code {
+                p.annotations_mut()
+                    .insert(EXIT_CODE_ANNOTATION.into(), code.into());
+            }
+            p.spec.as_mut().unwrap().restart_policy = policy.map(Into::into);
+            assert_eq!(Stage::on_exit(&p), stage, "{code:?} {policy:?}");
+        }
+    }
+
+    #[test]
+    fn failed_and_crash_looping_documents() {
+        let now: Timestamp = "2026-01-01T00:00:09Z".parse().unwrap();
+        let p = web(&json!({}));
+        let failed = status_patch(&p, &runtime(Stage::Exited(2)), now);
+        let c = &failed["status"]["containerStatuses"][0];
+        assert_eq!(failed["status"]["phase"], "Failed");
+        assert_eq!(c["state"]["terminated"]["exitCode"], 2);
+        assert_eq!(c["state"]["terminated"]["reason"], "Error");
+        let crashing = status_patch(&p, &runtime(Stage::CrashLooping(1)), now);
+        let c = &crashing["status"]["containerStatuses"][0];
+        assert_eq!(crashing["status"]["phase"], "Running");
+        assert_eq!(c["state"]["waiting"]["reason"], "CrashLoopBackOff");
+        assert_eq!(c["lastState"]["terminated"]["exitCode"], 1);
+        assert_eq!(
+            (c["restartCount"].as_i64(), c["ready"].as_bool()),
+            (Some(1), Some(false))
+        );
+        let written = with_status(&p, &crashing);
+        assert_eq!(
+            observed(&written),
+            desired(&p, &runtime(Stage::CrashLooping(1)))
+        );
     }
 
     #[test]
@@ -462,7 +584,7 @@ mod tests {
         );
         assert_eq!(ready["lastTransitionTime"], "2026-01-01T00:00:09Z");
 
-        let doc = status_patch(&web(&json!({})), &runtime(Stage::Succeeded), now);
+        let doc = status_patch(&web(&json!({})), &runtime(Stage::Exited(0)), now);
         let s = &doc["status"];
         assert_eq!(s["phase"], "Succeeded");
         let t = &s["containerStatuses"][0]["state"]["terminated"];
