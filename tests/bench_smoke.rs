@@ -1,5 +1,5 @@
-//! Smoke test of `karmada bench apiserver`: a quick run on the embedded backend through the
-//! built binary reports every operation, with throughput, as a table and as JSON.
+//! Smoke tests of `karmada bench`: quick runs through the built binary report every figure,
+//! as a table and as JSON.
 
 use std::process::Command;
 
@@ -85,5 +85,55 @@ fn quick_embedded_run_reports_every_operation() -> anyhow::Result<()> {
     );
     assert!(report["machine"]["cores"].as_u64().unwrap_or(0) >= 1);
     assert_eq!(report["params"]["objects"], 50);
+    Ok(())
+}
+
+#[test]
+fn quick_member_run_times_every_pod_step() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("member.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_karmada"))
+        .args([
+            "bench",
+            "member",
+            "--quick",
+            "--timeout-seconds",
+            "120",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(dir.path())
+        .output()
+        .context("cannot run the karmada binary")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "bench failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&out).context("the --out file is missing")?)?;
+    assert_eq!(report["params"]["pods"], 40, "{report:#}");
+    let milestones = report["milestones"]
+        .as_array()
+        .context("the report has no milestones")?;
+    let steps: Vec<&str> = milestones
+        .iter()
+        .filter_map(|m| m["step"].as_str())
+        .collect();
+    assert_eq!(steps, ["created", "scheduled", "running", "ready"]);
+    for m in milestones {
+        assert!(m["pods_per_sec"].as_f64().unwrap_or(0.0) > 0.0, "{m:#}");
+        let step = m["step"].as_str().unwrap_or_default();
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(step)),
+            "the table has no {step} line:\n{stdout}"
+        );
+    }
+    assert!(report["member_peak_rss_bytes"].as_u64().unwrap_or(0) > 0);
+    assert!(report["member_cpu_seconds"].as_f64().is_some());
     Ok(())
 }

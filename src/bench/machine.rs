@@ -55,6 +55,42 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
     kib_field(&status, "VmRSS:")
 }
 
+/// Peak resident memory of a process (its high-water mark), from `/proc/<pid>/status`.
+pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    kib_field(&status, "VmHWM:")
+}
+
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks = cpu_ticks(&stat)?;
+    Some(ticks as f64 / clock_ticks_per_second())
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line. The command name may hold spaces and
+/// parentheses, so fields are counted from the last `)`: utime and stime are the 14th and
+/// 15th fields of the line, the 12th and 13th after the name.
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// `getconf CLK_TCK`; 100 on every Linux we run on when getconf is missing.
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .filter(|t: &f64| *t > 0.0)
+        .unwrap_or(100.0)
+}
+
 /// `MemTotal` from /proc/meminfo, in bytes.
 fn mem_total(meminfo: &str) -> Option<u64> {
     kib_field(meminfo, "MemTotal:")
@@ -113,6 +149,16 @@ mod tests {
             assert_eq!(kib_field(text, name), want, "{name} in {text:?}");
         }
         assert_eq!(mem_total(meminfo), Some(24_590_436 * 1024));
+    }
+
+    #[test]
+    fn cpu_ticks_add_user_and_system_time() {
+        let stat = "4242 (karmada (x) y) S 1 4242 4242 0 -1 4194560 900 0 0 0 731 269 0 0 20 0 9 0";
+        assert_eq!(cpu_ticks(stat), Some(1000));
+        assert_eq!(cpu_ticks("4242 (short) S 1"), None);
+        let own = cpu_seconds(std::process::id()).expect("this process has a stat file");
+        assert!(own >= 0.0);
+        assert!(peak_rss_bytes(std::process::id()).is_some_and(|b| b > 0));
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod ceiling;
 mod driver;
 mod fanout;
 mod machine;
+mod member;
 mod report;
 mod workload;
 
@@ -19,10 +20,15 @@ enum Command {
     /// Create/get/list/update/delete and watch fan-out throughput and latency of the API
     /// server on each storage backend, beside raw storage writes as the ceiling.
     Apiserver(apiserver::Args),
+    /// One member cluster with many simulated nodes: how long the nodes take to register and
+    /// Deployments' pods take to be scheduled, run and turn Ready, and the member's CPU and
+    /// memory.
+    Member(member::Args),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Apiserver(args) => apiserver::run(args).await,
+        Command::Member(args) => member::run(args).await,
     }
 }
