@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use karmada_agents::member::cluster::{self, Config};
 use karmada_agents::member::controllers::service::ServiceConfig;
 use karmada_agents::member::kubelet;
+use karmada_apiserver::pki::ClusterCa;
 
 use crate::apiserver::StorageArgs;
 
@@ -66,6 +67,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         pod_cidr: args.pod_cidr.clone(),
         ..kubelet::Config::default()
     };
+    let ca = match &args.storage.data_dir {
+        Some(dir) => ClusterCa::load_or_create(&dir.join("pki"), &format!("{}-ca", args.name))?,
+        None => ClusterCa::generate(&format!("{}-ca", args.name))?,
+    };
     let config = Config {
         name: args.name.clone(),
         listen: args.listen,
@@ -76,6 +81,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             node_port_range: 30000..=32767,
             load_balancer_pool: args.load_balancer_pool.clone(),
         },
+        root_ca_pem: ca.cert_pem,
     };
     let cancel = crate::shutdown_signal();
     let member = cluster::start(config, cancel).await?;

@@ -204,3 +204,86 @@ fn deployment_is_scheduled_by_capacity_rolled_and_undone() -> anyhow::Result<()>
     };
     run().with_context(|| format!("member log:\n{}", member.log()))
 }
+
+const WORKLOADS: &str = "apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: postgres:16}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: agent, image: fluent-bit:3}]
+";
+
+#[test]
+fn statefulsets_daemonsets_jobs_and_namespace_defaults_work_with_kubectl() -> anyhow::Result<()> {
+    let member =
+        ApiServer::start_command(&["member", "--name", "m2", "--nodes", "2"], Store::Memory)?;
+    let k = Kubectl::new(&member)?;
+    // Every namespace carries the cluster CA and a default ServiceAccount.
+    poll::until(
+        "kube-root-ca.crt in default",
+        Duration::from_secs(20),
+        || {
+            let out = k
+                .run(&[
+                    "get",
+                    "configmap",
+                    "kube-root-ca.crt",
+                    "-o",
+                    "jsonpath={.data.ca\\.crt}",
+                ])
+                .map_err(|e| e.to_string())?;
+            if out.stdout.starts_with("-----BEGIN CERTIFICATE-----") {
+                Ok(())
+            } else {
+                Err(format!("{}{}", out.stdout, out.stderr))
+            }
+        },
+    )?;
+    k.ok(&["get", "serviceaccount", "default"])?;
+
+    k.ok_stdin(&["apply", "-f", "-"], WORKLOADS)?;
+    for rollout in ["statefulset/db", "daemonset/agent"] {
+        let out = k.ok(&["rollout", "status", rollout, "--timeout=60s"])?;
+        ensure!(
+            out.contains("rolled out") || out.contains("complete"),
+            "{rollout}: {out}"
+        );
+    }
+    let pods = k.ok(&["get", "pods", "-l", "app=db", "-o", "name"])?;
+    ensure!(
+        pods.contains("pod/db-0") && pods.contains("pod/db-1"),
+        "{pods}"
+    );
+    let agents = k.ok(&["get", "pods", "-l", "app=agent", "-o", "wide"])?;
+    ensure!(
+        agents.contains("m2-node-0") && agents.contains("m2-node-1"),
+        "{agents}"
+    );
+
+    k.ok(&["create", "job", "pi", "--image=perl:5.34"])?;
+    k.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/pi",
+        "--timeout=60s",
+    ])
+    .context("the job did not complete")?;
+    let jobs = k.ok(&["get", "jobs"])?;
+    ensure!(jobs.contains("1/1"), "{jobs}");
+    Ok(())
+}

@@ -56,3 +56,55 @@ async fn namespaces_get_and_keep_a_default_account() -> anyhow::Result<()> {
     running.shutdown().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn namespaces_get_and_keep_the_root_ca() -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use karmada_agents::member::controllers::root_ca;
+    use kube::api::{Patch, PatchParams};
+
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let support::Apiserver {
+        running,
+        client,
+        cancel,
+    } = support::apiserver().await?;
+    let ctx = Context::new(
+        client.clone(),
+        "root-ca-cert-publisher",
+        cancel.child_token(),
+    );
+    let controller = tokio::spawn(root_ca::run(ctx, PEM.into()));
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
+    let published = |maps: Api<ConfigMap>| async move {
+        support::eventually("kube-root-ca.crt holding exactly the CA", || {
+            let maps = maps.clone();
+            async move {
+                let cm = maps.get_opt(root_ca::NAME).await?;
+                let data = cm.and_then(|c| c.data).unwrap_or_default();
+                let exact =
+                    data.len() == 1 && data.get(root_ca::KEY).map(String::as_str) == Some(PEM);
+                Ok(if exact {
+                    Ok(())
+                } else {
+                    Err(format!("{data:?}"))
+                })
+            }
+        })
+        .await
+    };
+    published(maps.clone()).await?;
+
+    // An edit is undone, a deletion is repaired.
+    let edit = serde_json::json!({"data": {root_ca::KEY: "tampered", "extra": "x"}});
+    maps.patch(root_ca::NAME, &PatchParams::default(), &Patch::Merge(&edit))
+        .await?;
+    published(maps.clone()).await?;
+    maps.delete(root_ca::NAME, &DeleteParams::default()).await?;
+    published(maps).await?;
+
+    cancel.cancel();
+    controller.await?;
+    running.shutdown().await;
+    Ok(())
+}

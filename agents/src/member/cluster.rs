@@ -7,8 +7,11 @@ use karmada_apiserver::server::{self, Backend, Running};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::controllers::{deployment, endpointslice, replicaset, service, serviceaccount};
-use super::runtime::Context;
+use super::controllers::{
+    cronjob, daemonset, deployment, endpointslice, job, replicaset, root_ca, service,
+    serviceaccount, statefulset,
+};
+use super::runtime::{self, Context};
 use super::{kubelet, scheduler};
 
 /// How to run a member.
@@ -19,6 +22,8 @@ pub struct Config {
     pub backend: Backend,
     pub nodes: kubelet::Config,
     pub services: service::ServiceConfig,
+    /// The cluster CA certificate (PEM) published as `kube-root-ca.crt` in every namespace.
+    pub root_ca_pem: String,
 }
 
 /// Why a member could not start.
@@ -62,13 +67,27 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Member, 
         .map_err(|e| Error::Client(format!("{e}")))?;
     let client =
         kube::Client::try_from(kube::Config::new(url)).map_err(|e| Error::Client(e.to_string()))?;
-    let ctx = |component: &str| Context::new(client.clone(), component, cancel.clone());
+    // One pod cache for every controller that needs all pods.
+    let (pods, fill) =
+        runtime::pod_cache(&Context::new(client.clone(), "pod-cache", cancel.clone()));
+    let ctx = |component: &str| {
+        Context::with_pods(client.clone(), component, cancel.clone(), pods.clone())
+    };
     let mut tasks = JoinSet::new();
+    tasks.spawn(fill);
     tasks.spawn(scheduler::run(ctx("default-scheduler")));
     tasks.spawn(replicaset::run(ctx("replicaset-controller")));
     tasks.spawn(deployment::run(ctx("deployment-controller")));
+    tasks.spawn(statefulset::run(ctx("statefulset-controller")));
+    tasks.spawn(daemonset::run(ctx("daemonset-controller")));
+    tasks.spawn(job::run(ctx("job-controller")));
+    tasks.spawn(cronjob::run(ctx("cronjob-controller")));
     tasks.spawn(endpointslice::run(ctx("endpointslice-controller")));
     tasks.spawn(serviceaccount::run(ctx("serviceaccount-controller")));
+    tasks.spawn(root_ca::run(
+        ctx("root-ca-cert-publisher"),
+        config.root_ca_pem,
+    ));
     spawn_fallible(
         &mut tasks,
         "service-controller",

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod controllers;
 pub mod expectations;
+pub mod hash;
 pub mod kubelet;
 pub mod runtime;
 pub mod scheduler;

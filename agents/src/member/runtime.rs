@@ -6,7 +6,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, future};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::runtime::controller::{Action, Controller};
@@ -23,6 +23,9 @@ pub struct Context {
     /// Identifies the component in Events (`reportingController`).
     pub reporter: Reporter,
     pub cancel: CancellationToken,
+    /// A pod cache kept filled by the member for all its components, so 10,000 pods are held
+    /// once rather than once per controller; without it each controller fills its own.
+    pods: Option<Store<Pod>>,
 }
 
 impl Context {
@@ -34,7 +37,20 @@ impl Context {
                 instance: None,
             },
             cancel,
+            pods: None,
         })
+    }
+
+    /// A context whose [`pod_cache`] is `pods`, a cache the caller keeps filled.
+    pub fn with_pods(
+        client: Client,
+        component: &str,
+        cancel: CancellationToken,
+        pods: Store<Pod>,
+    ) -> Arc<Self> {
+        let mut ctx = Arc::unwrap_or_clone(Context::new(client, component, cancel));
+        ctx.pods = Some(pods);
+        Arc::new(ctx)
     }
 }
 
@@ -73,19 +89,46 @@ pub fn pod_active(pod: &Pod) -> bool {
 }
 
 /// A cache of every pod, and the future that keeps it filled until the context is cancelled
-/// (the caller runs it beside its controller).
+/// (the caller runs it beside its controller). When the context shares the member's cache,
+/// that is returned and the future has nothing to do.
 pub fn pod_cache(
     ctx: &Context,
 ) -> (
     Store<Pod>,
     impl std::future::Future<Output = ()> + Send + use<>,
 ) {
+    match &ctx.pods {
+        Some(shared) => (shared.clone(), future::Either::Left(future::ready(()))),
+        None => {
+            let (store, fill) = cache::<Pod>(ctx);
+            (store, future::Either::Right(fill))
+        }
+    }
+}
+
+/// A cache of every object of kind `K`, and the future that keeps it filled until the context
+/// is cancelled (the caller runs it beside its controller).
+pub fn cache<K>(
+    ctx: &Context,
+) -> (
+    Store<K>,
+    impl std::future::Future<Output = ()> + Send + use<K>,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
     let (store, writer) = reflector::store();
     let cancel = ctx.cancel.clone();
     let fill = reflector::reflector(
         writer,
         watcher(
-            Api::<Pod>::all(ctx.client.clone()),
+            Api::<K>::all(ctx.client.clone()),
             watcher::Config::default(),
         )
         .default_backoff(),
@@ -93,7 +136,7 @@ pub fn pod_cache(
     .take_until(async move { cancel.cancelled().await })
     .for_each(|event| async move {
         if let Err(e) = event {
-            tracing::debug!(error = %e, "pod watch failed; retrying");
+            tracing::debug!(error = %e, kind = %K::kind(&()), "watch failed; retrying");
         }
     });
     (store, fill)
