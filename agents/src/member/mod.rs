@@ -7,5 +7,6 @@ pub mod controllers;
 pub mod expectations;
 pub mod hash;
 pub mod kubelet;
+pub mod pod_owner;
 pub mod runtime;
 pub mod scheduler;

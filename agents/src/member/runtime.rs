@@ -142,6 +142,18 @@ where
     (store, fill)
 }
 
+/// Every object in `store` once it has been filled, or `None` when the member is shutting
+/// down first (a cache only closes then).
+pub async fn snapshot<K>(ctx: &Context, store: &Store<K>) -> Option<Vec<Arc<K>>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    tokio::select! {
+        ready = store.wait_until_ready() => ready.ok().map(|()| store.state()),
+        () = ctx.cancel.cancelled() => None,
+    }
+}
+
 /// Records an Event about `object`, as `kubectl describe` shows them. A failure to record is
 /// logged and otherwise ignored: events are advisory and must never fail a reconcile.
 pub async fn record<K: Resource<DynamicType = ()>>(

@@ -28,8 +28,6 @@ use crate::member::runtime::{self, Context, controlled_by};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the job cache stopped before it was filled")]
-    JobCacheClosed,
     #[error("creating job {job} for cronjob {cron_job}")]
     CreateJob {
         cron_job: String,
@@ -113,11 +111,9 @@ async fn reconcile(cj: &CronJob, ctx: &Context, shared: &Shared) -> Result<Actio
             return Ok(Action::await_change());
         }
     };
-    tokio::select! {
-        ready = shared.jobs.wait_until_ready() => ready.map_err(|_| Error::JobCacheClosed)?,
-        () = ctx.cancel.cancelled() => return Ok(Action::await_change()),
-    }
-    let all = shared.jobs.state();
+    let Some(all) = runtime::snapshot(ctx, &shared.jobs).await else {
+        return Ok(Action::await_change());
+    };
     let children: Vec<&Job> = all
         .iter()
         .map(AsRef::as_ref)

@@ -15,14 +15,14 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::Selector;
-use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{EventType, Recorder};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
 use super::statefulset::revision;
-use crate::member::expectations::Expectations;
+use crate::member::pod_owner::{self, PodOwner};
 use crate::member::runtime::{self, Context, controlled_by, controller_reference};
 use placement::{Fit, REVISION_LABEL};
 
@@ -38,8 +38,6 @@ const GENERATION_LABEL: &str = "pod-template-generation";
 pub enum Error {
     #[error("daemonset {set} has an invalid selector: {reason}")]
     InvalidSelector { set: String, reason: String },
-    #[error("the pod or node cache stopped before it was filled")]
-    CacheClosed,
     #[error("recording the template history of daemonset {set}")]
     Revision {
         set: String,
@@ -68,13 +66,6 @@ pub enum Error {
     },
 }
 
-struct Shared {
-    pods: Store<Pod>,
-    nodes: Store<Node>,
-    expectations: Expectations,
-    recorder: Recorder,
-}
-
 /// The node facts placement reads; only a change in them sends every set back to work (not
 /// each status heartbeat).
 fn placement_facts(node: &Node) -> Option<u64> {
@@ -98,43 +89,38 @@ fn placement_facts(node: &Node) -> Option<u64> {
 
 /// Runs the DaemonSet controller until `ctx.cancel` fires.
 pub async fn run(ctx: Arc<Context>) {
-    let client = ctx.client.clone();
-    let (pods, cache) = runtime::pod_cache(&ctx);
     let (nodes, node_writer) = reflector::store::<Node>();
-    let node_changes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(node_writer)
-        .touched_objects()
-        .predicate_filter(placement_facts, PredicateConfig::default())
-        .filter_map(|change| async move { change.ok().map(|_| ()) });
-    let controller = Controller::new(
-        Api::<DaemonSet>::all(client.clone()),
+    let node_changes = watcher(
+        Api::<Node>::all(ctx.client.clone()),
         watcher::Config::default(),
     )
-    .owns(Api::<Pod>::all(client.clone()), watcher::Config::default())
-    .reconcile_all_on(node_changes)
-    .with_config(controller::Config::default().debounce(Duration::from_millis(50)));
-    let shared = Arc::new(Shared {
-        pods,
-        nodes,
-        expectations: Expectations::default(),
-        recorder: Recorder::new(client, ctx.reporter.clone()),
-    });
-    let reconcile = move |set: Arc<DaemonSet>, ctx: Arc<Context>| {
-        let shared = shared.clone();
-        // Boxed: the reconcile future is large and would otherwise be copied around.
-        async move { Box::pin(reconcile(&set, &ctx, &shared)).await }
-    };
-    tokio::join!(
-        cache,
-        runtime::run(controller, ctx, reconcile, Duration::from_secs(2))
-    );
+    .default_backoff()
+    .reflect(node_writer)
+    .touched_objects()
+    .predicate_filter(placement_facts, PredicateConfig::default())
+    .filter_map(|change| async move { change.ok().map(|_| ()) });
+    let extend = |controller: Controller<DaemonSet>| controller.reconcile_all_on(node_changes);
+    // Boxed: the node trigger stream and the reconcile future are large.
+    Box::pin(pod_owner::run(
+        ctx,
+        extend,
+        move |set: Arc<DaemonSet>, ctx, owner| {
+            let nodes = nodes.clone();
+            async move { Box::pin(reconcile(&set, &ctx, &owner, &nodes)).await }
+        },
+    ))
+    .await;
 }
 
-async fn reconcile(set: &DaemonSet, ctx: &Context, shared: &Shared) -> Result<Action, Error> {
+async fn reconcile(
+    set: &DaemonSet,
+    ctx: &Context,
+    owner: &PodOwner,
+    nodes: &Store<Node>,
+) -> Result<Action, Error> {
     let uid = set.uid().unwrap_or_default();
     if set.metadata.deletion_timestamp.is_some() {
-        shared.expectations.forget(&uid);
+        owner.expectations.forget(&uid);
         return Ok(Action::await_change());
     }
     let name = set.name_any();
@@ -165,17 +151,14 @@ async fn reconcile(set: &DaemonSet, ctx: &Context, shared: &Shared) -> Result<Ac
         .cloned()
         .unwrap_or_default();
 
-    tokio::select! {
-        ready = async {
-            shared.pods.wait_until_ready().await?;
-            shared.nodes.wait_until_ready().await
-        } => ready.map_err(|_| Error::CacheClosed)?,
-        () = ctx.cancel.cancelled() => return Ok(Action::await_change()),
-    }
+    let (Some(nodes), Some(all)) = (
+        runtime::snapshot(ctx, nodes).await,
+        runtime::snapshot(ctx, &owner.pods).await,
+    ) else {
+        return Ok(Action::await_change());
+    };
     let template = placement::with_default_tolerations(&spec.template);
-    let nodes = shared.nodes.state();
     let fits: BTreeMap<String, Fit> = placement::fits(&template, nodes.iter().map(AsRef::as_ref));
-    let all = shared.pods.state();
     let in_ns: Vec<&Pod> = all
         .iter()
         .map(AsRef::as_ref)
@@ -200,7 +183,7 @@ async fn reconcile(set: &DaemonSet, ctx: &Context, shared: &Shared) -> Result<Ac
         placement::max_unavailable(value, desired)
     });
 
-    let waiting = shared.expectations.waiting(&uid, in_ns.iter().copied());
+    let waiting = owner.expectations.waiting(&uid, in_ns.iter().copied());
     let mut failure = None;
     let mut acted = false;
     if !waiting {
@@ -208,7 +191,7 @@ async fn reconcile(set: &DaemonSet, ctx: &Context, shared: &Shared) -> Result<Ac
         acted = !plan.create.is_empty() || !plan.delete.is_empty();
         let (mut created, mut deleted) = (HashSet::new(), HashSet::new());
         for node in &plan.create {
-            match create(ctx, shared, set, &template, &update_hash, node).await {
+            match create(ctx, owner, set, &template, &update_hash, node).await {
                 Ok(pod) => {
                     created.insert(pod);
                 }
@@ -219,14 +202,14 @@ async fn reconcile(set: &DaemonSet, ctx: &Context, shared: &Shared) -> Result<Ac
             }
         }
         for pod in &plan.delete {
-            match delete(ctx, shared, set, pod).await {
+            match delete(ctx, owner, set, pod).await {
                 Ok(()) => {
                     deleted.insert(pod.clone());
                 }
                 Err(e) => failure = Some(e),
             }
         }
-        shared.expectations.expect(&uid, created, deleted);
+        owner.expectations.expect(&uid, created, deleted);
     }
 
     let counts = placement::counts(&fits, &owned, &update_hash);
@@ -277,7 +260,7 @@ async fn reconcile(set: &DaemonSet, ctx: &Context, shared: &Shared) -> Result<Ac
 /// Creates the daemon pod for `node`, returning its name.
 async fn create(
     ctx: &Context,
-    shared: &Shared,
+    owner: &PodOwner,
     set: &DaemonSet,
     template: &k8s_openapi::api::core::v1::PodTemplateSpec,
     update_hash: &str,
@@ -308,7 +291,7 @@ async fn create(
         Ok(created) => {
             let note = format!("Created pod: {}", created.name_any());
             runtime::record(
-                &shared.recorder,
+                &owner.recorder,
                 set,
                 EventType::Normal,
                 "SuccessfulCreate",
@@ -320,7 +303,7 @@ async fn create(
         Err(source) => {
             let note = format!("Error creating: {source}");
             runtime::record(
-                &shared.recorder,
+                &owner.recorder,
                 set,
                 EventType::Warning,
                 "FailedCreate",
@@ -336,7 +319,7 @@ async fn create(
     }
 }
 
-async fn delete(ctx: &Context, shared: &Shared, set: &DaemonSet, pod: &str) -> Result<(), Error> {
+async fn delete(ctx: &Context, owner: &PodOwner, set: &DaemonSet, pod: &str) -> Result<(), Error> {
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
     match api.delete(pod, &DeleteParams::default()).await {
         Ok(_) => {}
@@ -351,7 +334,7 @@ async fn delete(ctx: &Context, shared: &Shared, set: &DaemonSet, pod: &str) -> R
     }
     let note = format!("Deleted pod: {pod}");
     runtime::record(
-        &shared.recorder,
+        &owner.recorder,
         set,
         EventType::Normal,
         "SuccessfulDelete",

@@ -26,8 +26,6 @@ const MANAGED_BY: &str = "endpointslice-controller.k8s.io";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the pod cache stopped before it was filled")]
-    PodCacheClosed,
     #[error("writing {kind} {name}")]
     Write {
         kind: &'static str,
@@ -276,11 +274,9 @@ async fn reconcile(svc: &Service, ctx: &Context, pods: &Store<Pod>) -> Result<Ac
     if svc.metadata.deletion_timestamp.is_some() || selector(svc).is_none() {
         return Ok(Action::await_change());
     }
-    tokio::select! {
-        ready = pods.wait_until_ready() => ready.map_err(|_| Error::PodCacheClosed)?,
-        () = ctx.cancel.cancelled() => return Ok(Action::await_change()),
-    }
-    let all = pods.state();
+    let Some(all) = runtime::snapshot(ctx, pods).await else {
+        return Ok(Action::await_change());
+    };
     let members = members(svc, all.iter().map(AsRef::as_ref));
     let ns = svc.namespace().unwrap_or_default();
     let slice = desired_slice(svc, &members);

@@ -15,13 +15,11 @@ use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{EventType, Recorder};
-use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
-use crate::member::expectations::Expectations;
+use crate::member::pod_owner::{self, PodOwner};
 use crate::member::runtime::{self, Context, controlled_by};
 
 /// Pod creates and deletes in flight at once for one Job.
@@ -31,8 +29,6 @@ const UNSETTLED_RECHECK: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the pod cache stopped before it was filled")]
-    PodCacheClosed,
     #[error("generating the selector of job {job}")]
     DefaultSelector {
         job: String,
@@ -66,43 +62,23 @@ pub enum Error {
     },
 }
 
-struct Shared {
-    pods: Store<Pod>,
-    expectations: Expectations,
-    recorder: Recorder,
-}
-
 /// Runs the Job controller until `ctx.cancel` fires.
 pub async fn run(ctx: Arc<Context>) {
-    let client = ctx.client.clone();
-    let (store, cache) = runtime::pod_cache(&ctx);
-    // The debounce lets the pod cache, fed by a second watch, catch up with the pod change that
-    // triggered the pass.
-    let controller = Controller::new(Api::<Job>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .with_config(controller::Config::default().debounce(Duration::from_millis(50)));
-    let shared = Arc::new(Shared {
-        pods: store,
-        expectations: Expectations::default(),
-        recorder: Recorder::new(client, ctx.reporter.clone()),
-    });
-    let reconcile = move |job: Arc<Job>, ctx: Arc<Context>| {
-        let shared = shared.clone();
-        async move { reconcile(&job, &ctx, &shared).await }
-    };
-    tokio::join!(
-        cache,
-        runtime::run(controller, ctx, reconcile, Duration::from_secs(2))
-    );
+    pod_owner::run(
+        ctx,
+        |c| c,
+        |job: Arc<Job>, ctx, owner| async move { reconcile(&job, &ctx, &owner).await },
+    )
+    .await;
 }
 
-async fn reconcile(job: &Job, ctx: &Context, shared: &Shared) -> Result<Action, Error> {
+async fn reconcile(job: &Job, ctx: &Context, owner: &PodOwner) -> Result<Action, Error> {
     let name = job.name_any();
     let ns = job.namespace().unwrap_or_default();
     let uid = job.uid().unwrap_or_default();
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
     if job.metadata.deletion_timestamp.is_some() {
-        shared.expectations.forget(&uid);
+        owner.expectations.forget(&uid);
         return Ok(Action::await_change());
     }
     if let Some(patch) = template::selector_patch(job) {
@@ -118,23 +94,21 @@ async fn reconcile(job: &Job, ctx: &Context, shared: &Shared) -> Result<Action, 
     if plan::ttl_left(job, Timestamp::now()) == Some(Duration::ZERO) {
         return expire(job, &jobs).await;
     }
-    tokio::select! {
-        ready = shared.pods.wait_until_ready() => ready.map_err(|_| Error::PodCacheClosed)?,
-        () = ctx.cancel.cancelled() => return Ok(Action::await_change()),
-    }
-    let all = shared.pods.state();
+    let Some(all) = runtime::snapshot(ctx, &owner.pods).await else {
+        return Ok(Action::await_change());
+    };
     let owned: Vec<&Pod> = all
         .iter()
         .map(AsRef::as_ref)
         .filter(|p: &&Pod| p.namespace().as_deref() == Some(ns.as_str()) && controlled_by(*p, &uid))
         .collect();
-    let waiting = shared.expectations.waiting(&uid, owned.iter().copied());
+    let waiting = owner.expectations.waiting(&uid, owned.iter().copied());
     let decision = plan::decide(job, &owned, !waiting, Timestamp::now());
 
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let (created, create_failure) = create_pods(job, &pods, shared, &decision.create).await;
-    let (deleted, delete_failure) = delete_pods(job, &pods, shared, &decision.delete).await;
-    shared.expectations.expect(&uid, created, deleted);
+    let (created, create_failure) = create_pods(job, &pods, owner, &decision.create).await;
+    let (deleted, delete_failure) = delete_pods(job, &pods, owner, &decision.delete).await;
+    owner.expectations.expect(&uid, created, deleted);
     for note in &decision.notes {
         let type_ = if note.warning {
             EventType::Warning
@@ -142,7 +116,7 @@ async fn reconcile(job: &Job, ctx: &Context, shared: &Shared) -> Result<Action, 
             EventType::Normal
         };
         runtime::record(
-            &shared.recorder,
+            &owner.recorder,
             job,
             type_,
             note.reason,
@@ -199,7 +173,7 @@ async fn expire(job: &Job, jobs: &Api<Job>) -> Result<Action, Error> {
 async fn create_pods(
     job: &Job,
     api: &Api<Pod>,
-    shared: &Shared,
+    owner: &PodOwner,
     indexes: &[Option<i32>],
 ) -> (HashSet<String>, Option<Error>) {
     // Pods are built up front so the in-flight requests borrow nothing but the client.
@@ -231,7 +205,7 @@ async fn create_pods(
                 (EventType::Warning, "FailedCreate", note)
             }
         };
-        runtime::record(&shared.recorder, job, type_, reason, note).await;
+        runtime::record(&owner.recorder, job, type_, reason, note).await;
     }
     (names, failure)
 }
@@ -239,7 +213,7 @@ async fn create_pods(
 async fn delete_pods(
     job: &Job,
     api: &Api<Pod>,
-    shared: &Shared,
+    owner: &PodOwner,
     victims: &[String],
 ) -> (HashSet<String>, Option<Error>) {
     let results: Vec<(String, Result<(), kube::Error>)> = futures::stream::iter(victims.to_vec())
@@ -270,7 +244,7 @@ async fn delete_pods(
         }
         let note = format!("Deleted pod: {name}");
         runtime::record(
-            &shared.recorder,
+            &owner.recorder,
             job,
             EventType::Normal,
             "SuccessfulDelete",

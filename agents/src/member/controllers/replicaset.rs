@@ -13,13 +13,11 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::Selector;
-use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{EventType, Recorder};
-use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
-use crate::member::expectations::Expectations;
+use crate::member::pod_owner::{self, PodOwner};
 use crate::member::runtime::{self, Context, controller_reference, pod_active};
 
 /// At most this many pods are created or deleted in one pass, as upstream's burst limit.
@@ -34,8 +32,6 @@ const UNSETTLED_RECHECK: Duration = Duration::from_secs(10);
 pub enum Error {
     #[error("replicaset {rs} has an invalid selector: {reason}")]
     InvalidSelector { rs: String, reason: String },
-    #[error("the pod cache stopped before it was filled")]
-    PodCacheClosed,
     #[error("creating pods for replicaset {rs}")]
     CreatePod {
         rs: String,
@@ -57,41 +53,17 @@ pub enum Error {
     },
 }
 
-struct Shared {
-    pods: Store<Pod>,
-    expectations: Expectations,
-    recorder: Recorder,
-}
-
 /// Runs the ReplicaSet controller until `ctx.cancel` fires.
 pub async fn run(ctx: Arc<Context>) {
-    let client = ctx.client.clone();
-    let pod_api = Api::<Pod>::all(client.clone());
-    let (store, cache) = runtime::pod_cache(&ctx);
-    // Pod changes trigger through the controller's own watch; the short debounce lets the pod
-    // cache, fed by a second watch, catch up before the set is looked at.
-    let controller = Controller::new(
-        Api::<ReplicaSet>::all(client.clone()),
-        watcher::Config::default(),
+    pod_owner::run(
+        ctx,
+        |c| c,
+        |rs: Arc<ReplicaSet>, ctx, owner| async move { reconcile(&rs, &ctx, &owner).await },
     )
-    .owns(pod_api, watcher::Config::default())
-    .with_config(controller::Config::default().debounce(Duration::from_millis(50)));
-    let shared = Arc::new(Shared {
-        pods: store,
-        expectations: Expectations::default(),
-        recorder: Recorder::new(client, ctx.reporter.clone()),
-    });
-    let reconcile = move |rs: Arc<ReplicaSet>, ctx: Arc<Context>| {
-        let shared = shared.clone();
-        async move { reconcile(&rs, &ctx, &shared).await }
-    };
-    tokio::join!(
-        cache,
-        runtime::run(controller, ctx, reconcile, Duration::from_secs(2))
-    );
+    .await;
 }
 
-async fn reconcile(rs: &ReplicaSet, ctx: &Context, shared: &Shared) -> Result<Action, Error> {
+async fn reconcile(rs: &ReplicaSet, ctx: &Context, owner: &PodOwner) -> Result<Action, Error> {
     if rs.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -107,11 +79,9 @@ async fn reconcile(rs: &ReplicaSet, ctx: &Context, shared: &Shared) -> Result<Ac
     if selector.selects_all() {
         return Err(invalid("an empty selector would select every pod".into()));
     }
-    tokio::select! {
-        ready = shared.pods.wait_until_ready() => ready.map_err(|_| Error::PodCacheClosed)?,
-        () = ctx.cancel.cancelled() => return Ok(Action::await_change()),
-    }
-    let all = shared.pods.state();
+    let Some(all) = runtime::snapshot(ctx, &owner.pods).await else {
+        return Ok(Action::await_change());
+    };
     let in_ns: Vec<&Pod> = all
         .iter()
         .map(AsRef::as_ref)
@@ -143,22 +113,22 @@ async fn reconcile(rs: &ReplicaSet, ctx: &Context, shared: &Shared) -> Result<Ac
         set_owners(&api, pod, refs).await;
     }
 
-    let waiting = shared.expectations.waiting(&uid, in_ns.iter().copied());
+    let waiting = owner.expectations.waiting(&uid, in_ns.iter().copied());
 
     let desired = usize::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
     let mut failure = None;
     if !waiting && active.len() != desired {
         let (created, deleted, err) = if active.len() < desired {
             let count = (desired - active.len()).min(BURST);
-            let (names, err) = create_pods(rs, &api, shared, count).await;
+            let (names, err) = create_pods(rs, &api, owner, count).await;
             (names, HashSet::new(), err)
         } else {
             let victims = pods::to_delete(active.clone(), (active.len() - desired).min(BURST));
-            let (names, err) = delete_pods(rs, &api, shared, &victims).await;
+            let (names, err) = delete_pods(rs, &api, owner, &victims).await;
             (HashSet::new(), names, err)
         };
         failure = err;
-        shared.expectations.expect(&uid, created, deleted);
+        owner.expectations.expect(&uid, created, deleted);
     }
 
     let template_labels = spec
@@ -224,7 +194,7 @@ async fn set_owners(api: &Api<Pod>, pod: &Pod, refs: Vec<OwnerReference>) -> boo
 async fn create_pods(
     rs: &ReplicaSet,
     api: &Api<Pod>,
-    shared: &Shared,
+    owner: &PodOwner,
     count: usize,
 ) -> (HashSet<String>, Option<Error>) {
     let pod = pod_for(rs);
@@ -239,7 +209,7 @@ async fn create_pods(
                     let name = created.name_any();
                     let note = format!("Created pod: {name}");
                     runtime::record(
-                        &shared.recorder,
+                        &owner.recorder,
                         rs,
                         EventType::Normal,
                         "SuccessfulCreate",
@@ -251,7 +221,7 @@ async fn create_pods(
                 Err(source) => {
                     let note = format!("Error creating: {source}");
                     runtime::record(
-                        &shared.recorder,
+                        &owner.recorder,
                         rs,
                         EventType::Warning,
                         "FailedCreate",
@@ -275,7 +245,7 @@ async fn create_pods(
 async fn delete_pods(
     rs: &ReplicaSet,
     api: &Api<Pod>,
-    shared: &Shared,
+    owner: &PodOwner,
     victims: &[&Pod],
 ) -> (HashSet<String>, Option<Error>) {
     let names: Vec<String> = victims.iter().map(|p| p.name_any()).collect();
@@ -298,7 +268,7 @@ async fn delete_pods(
             Ok(()) => {
                 let note = format!("Deleted pod: {name}");
                 runtime::record(
-                    &shared.recorder,
+                    &owner.recorder,
                     rs,
                     EventType::Normal,
                     "SuccessfulDelete",

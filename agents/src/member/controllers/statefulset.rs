@@ -14,13 +14,11 @@ use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::Selector;
-use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{EventType, Recorder};
-use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
-use crate::member::expectations::Expectations;
+use crate::member::pod_owner::{self, PodOwner};
 use crate::member::runtime::{self, Context, controlled_by};
 use plan::{Policy, Step};
 
@@ -34,8 +32,6 @@ const UNSETTLED_RECHECK: Duration = Duration::from_secs(5);
 pub enum Error {
     #[error("statefulset {set} has an invalid selector: {reason}")]
     InvalidSelector { set: String, reason: String },
-    #[error("the pod cache stopped before it was filled")]
-    PodCacheClosed,
     #[error("recording the template history of statefulset {set}")]
     Revision {
         set: String,
@@ -64,41 +60,17 @@ pub enum Error {
     },
 }
 
-struct Shared {
-    pods: Store<Pod>,
-    expectations: Expectations,
-    recorder: Recorder,
-}
-
 /// Runs the StatefulSet controller until `ctx.cancel` fires.
 pub async fn run(ctx: Arc<Context>) {
-    let client = ctx.client.clone();
-    let (store, cache) = runtime::pod_cache(&ctx);
-    let controller = Controller::new(
-        Api::<StatefulSet>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .owns(Api::<Pod>::all(client.clone()), watcher::Config::default())
-    .with_config(controller::Config::default().debounce(Duration::from_millis(50)));
-    let shared = Arc::new(Shared {
-        pods: store,
-        expectations: Expectations::default(),
-        recorder: Recorder::new(client, ctx.reporter.clone()),
-    });
-    let reconcile = move |set: Arc<StatefulSet>, ctx: Arc<Context>| {
-        let shared = shared.clone();
-        // Boxed: the reconcile future is large and would otherwise be copied around.
-        async move { Box::pin(reconcile(&set, &ctx, &shared)).await }
-    };
-    tokio::join!(
-        cache,
-        runtime::run(controller, ctx, reconcile, Duration::from_secs(2))
-    );
+    pod_owner::run(ctx, |c| c, |set: Arc<StatefulSet>, ctx, owner| async move {
+        Box::pin(reconcile(&set, &ctx, &owner)).await
+    })
+    .await;
 }
 
-async fn reconcile(set: &StatefulSet, ctx: &Context, shared: &Shared) -> Result<Action, Error> {
+async fn reconcile(set: &StatefulSet, ctx: &Context, owner: &PodOwner) -> Result<Action, Error> {
     if set.metadata.deletion_timestamp.is_some() {
-        shared.expectations.forget(&set.uid().unwrap_or_default());
+        owner.expectations.forget(&set.uid().unwrap_or_default());
         return Ok(Action::await_change());
     }
     let name = set.name_any();
@@ -130,11 +102,9 @@ async fn reconcile(set: &StatefulSet, ctx: &Context, shared: &Shared) -> Result<
         .filter(|r| history.find(r).is_some())
         .unwrap_or_else(|| update_revision.clone());
 
-    tokio::select! {
-        ready = shared.pods.wait_until_ready() => ready.map_err(|_| Error::PodCacheClosed)?,
-        () = ctx.cancel.cancelled() => return Ok(Action::await_change()),
-    }
-    let all = shared.pods.state();
+    let Some(all) = runtime::snapshot(ctx, &owner.pods).await else {
+        return Ok(Action::await_change());
+    };
     let in_ns: Vec<&Pod> = all
         .iter()
         .map(AsRef::as_ref)
@@ -167,7 +137,7 @@ async fn reconcile(set: &StatefulSet, ctx: &Context, shared: &Shared) -> Result<
         update_revision: update_revision.clone(),
     };
 
-    let waiting = shared.expectations.waiting(&uid, in_ns.iter().copied());
+    let waiting = owner.expectations.waiting(&uid, in_ns.iter().copied());
     let mut failure = None;
     let mut acted = false;
     if !waiting {
@@ -186,7 +156,7 @@ async fn reconcile(set: &StatefulSet, ctx: &Context, shared: &Shared) -> Result<
                     } else {
                         (&current_template, &current_revision)
                     };
-                    let result = create(ctx, shared, set, template, ordinal, revision).await;
+                    let result = create(ctx, owner, set, template, ordinal, revision).await;
                     if result.is_ok() {
                         created.insert(identity::pod_name(set, ordinal));
                     }
@@ -197,7 +167,7 @@ async fn reconcile(set: &StatefulSet, ctx: &Context, shared: &Shared) -> Result<
                     ordinal,
                     condemned,
                 } => {
-                    let result = delete(ctx, shared, set, &pod, ordinal, condemned).await;
+                    let result = delete(ctx, owner, set, &pod, ordinal, condemned).await;
                     if result.is_ok() {
                         deleted.insert(pod);
                     }
@@ -209,7 +179,7 @@ async fn reconcile(set: &StatefulSet, ctx: &Context, shared: &Shared) -> Result<
                 break;
             }
         }
-        shared.expectations.expect(&uid, created, deleted);
+        owner.expectations.expect(&uid, created, deleted);
     }
 
     let counts = plan::counts(owned.values().copied(), &current_revision, &update_revision);
@@ -260,7 +230,7 @@ async fn reconcile(set: &StatefulSet, ctx: &Context, shared: &Shared) -> Result<
 /// Creates the claims of `ordinal` (keeping any that exist) and then its pod.
 async fn create(
     ctx: &Context,
-    shared: &Shared,
+    owner: &PodOwner,
     set: &StatefulSet,
     template: &PodTemplateSpec,
     ordinal: i32,
@@ -279,7 +249,7 @@ async fn create(
                     set.name_any()
                 );
                 runtime::record(
-                    &shared.recorder,
+                    &owner.recorder,
                     set,
                     EventType::Normal,
                     "SuccessfulCreate",
@@ -289,9 +259,7 @@ async fn create(
             }
             Err(kube::Error::Api(e)) if e.code == 409 => {}
             Err(source) => {
-                return Err(
-                    failed_create(shared, set, format!("claim {claim_name}"), source).await,
-                );
+                return Err(failed_create(owner, set, format!("claim {claim_name}"), source).await);
             }
         }
     }
@@ -303,7 +271,7 @@ async fn create(
                 set.name_any()
             );
             runtime::record(
-                &shared.recorder,
+                &owner.recorder,
                 set,
                 EventType::Normal,
                 "SuccessfulCreate",
@@ -314,12 +282,12 @@ async fn create(
         }
         // A pod the cache has not shown yet; the next pass sees it.
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        Err(source) => Err(failed_create(shared, set, format!("pod {pod_name}"), source).await),
+        Err(source) => Err(failed_create(owner, set, format!("pod {pod_name}"), source).await),
     }
 }
 
 async fn failed_create(
-    shared: &Shared,
+    owner: &PodOwner,
     set: &StatefulSet,
     what: String,
     source: kube::Error,
@@ -329,7 +297,7 @@ async fn failed_create(
         set.name_any()
     );
     runtime::record(
-        &shared.recorder,
+        &owner.recorder,
         set,
         EventType::Warning,
         "FailedCreate",
@@ -346,7 +314,7 @@ async fn failed_create(
 /// Deletes a pod; a condemned pod's claims go with it when the set's policy says so.
 async fn delete(
     ctx: &Context,
-    shared: &Shared,
+    owner: &PodOwner,
     set: &StatefulSet,
     pod: &str,
     ordinal: i32,
@@ -368,7 +336,7 @@ async fn delete(
         set.name_any()
     );
     runtime::record(
-        &shared.recorder,
+        &owner.recorder,
         set,
         EventType::Normal,
         "SuccessfulDelete",
