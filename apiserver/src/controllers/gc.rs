@@ -15,12 +15,23 @@ use crate::registry::store::{
 use crate::registry::strategy::Subresource;
 use crate::registry::watch_cache::REGISTRY_PREFIX;
 
+/// How many times a pass's duration the collector rests before the next.
+const REST_PER_PASS: u32 = 10;
+
 pub async fn run(store: Store, cancel: CancellationToken) {
     let Ok(mut receiver) = store.cache().watch(None).map(|s| s.receiver) else {
         return;
     };
     loop {
+        let started = tokio::time::Instant::now();
         collect(&store).await;
+        // A pass reads every object, so on a large store passes back to back would take a
+        // whole core. Resting ten times as long as the pass took keeps the collector under a
+        // tenth of a core at any size; changes meanwhile wait in the receiver.
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(started.elapsed() * REST_PER_PASS) => {}
+        }
         if !super::next_batch(&mut receiver, "", &cancel, Duration::from_secs(30)).await {
             return;
         }
