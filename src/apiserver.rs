@@ -63,7 +63,12 @@ impl StorageArgs {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let cancel = crate::shutdown_signal();
-    let running = server::start(Config::new(args.listen, args.storage.backend()?), cancel).await?;
+    // The federation's apiserver: Karmada's kinds are served from start.
+    let config = Config {
+        karmada_api: true,
+        ..Config::new(args.listen, args.storage.backend()?)
+    };
+    let running = server::start(config, cancel).await?;
     let url = running.url();
     args.storage.write_kubeconfig("karmada-apiserver", &url)?;
     tracing::info!(%url, "apiserver ready");

@@ -28,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one Kubernetes-compatible API server.
+    /// Run the federation API server: the Kubernetes API plus the Karmada API.
     Apiserver(apiserver::Args),
     /// Measure components end to end and report throughput and latency.
     Bench(bench::Args),

@@ -40,6 +40,8 @@ pub struct Config {
     pub backend: Backend,
     /// History kept for compaction: revisions older than this are compacted periodically.
     pub compaction_interval: Duration,
+    /// Serve the Karmada API from start (a federation apiserver): its CRDs and admission.
+    pub karmada_api: bool,
 }
 
 impl Config {
@@ -48,6 +50,7 @@ impl Config {
             listen,
             backend,
             compaction_interval: Duration::from_secs(300),
+            karmada_api: false,
         }
     }
 }
@@ -61,6 +64,8 @@ pub enum Error {
     SigningKey(#[source] crate::auth::tokens::Error),
     #[error("cannot start the watch cache: {0}")]
     Cache(#[source] RegistryError),
+    #[error("cannot install the Karmada API's CRDs: {0}")]
+    KarmadaApi(#[source] RegistryError),
     #[error("cannot create the built-in namespace {name}: {source}")]
     Bootstrap { name: String, source: RegistryError },
     #[error("cannot listen on {addr}: {source}")]
@@ -132,7 +137,13 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
     )
     .await
     .map_err(Error::Cache)?;
-    let store = Store::new(storage.clone(), cache, Catalog::with_native());
+    let mut store = Store::new(storage.clone(), cache, Catalog::with_native());
+    if config.karmada_api {
+        store = store.with_karmada_admission();
+        controllers::crd::install(&store, crate::registry::karmada::crds())
+            .await
+            .map_err(Error::KarmadaApi)?;
+    }
     controllers::crd::load(&store);
     bootstrap(&store).await?;
     let api = Arc::new(Api {

@@ -25,6 +25,48 @@ pub fn load(store: &Store) {
     }
 }
 
+/// Installs CRDs the server serves from start (created, or updated when their spec changed
+/// since the stored copy) and registers them at once, so their kinds are served before the
+/// first request.
+pub async fn install(store: &Store, crds: Vec<Value>) -> Result<(), crate::registry::error::Error> {
+    let resource = store
+        .catalog()
+        .get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        .expect("CRDs are native");
+    let options = WriteOptions {
+        field_manager: Some("karmada-apiserver".into()),
+        ..Default::default()
+    };
+    for crd in crds {
+        let name = crd.name().unwrap_or_default().to_string();
+        let stored = store
+            .update_with(
+                &resource,
+                None,
+                &name,
+                Subresource::Main,
+                &options,
+                true,
+                |current| {
+                    Ok(match current {
+                        // Unchanged: written back as it is, which stores nothing new.
+                        Some(current) if current.get("spec") == crd.get("spec") => current.clone(),
+                        Some(current) => {
+                            let mut updated = current.clone();
+                            updated["spec"] = crd["spec"].clone();
+                            updated
+                        }
+                        None => crd.clone(),
+                    })
+                },
+            )
+            .await?
+            .0;
+        register(store, &stored);
+    }
+    Ok(())
+}
+
 pub async fn run(store: Store, cancel: CancellationToken) {
     let Ok(mut receiver) = store.cache().watch(None).map(|s| s.receiver) else {
         return;

@@ -7,6 +7,7 @@ pub mod delete;
 pub mod error;
 pub mod fields;
 pub mod jsonpath;
+pub mod karmada;
 pub mod list;
 pub mod native;
 pub mod object;

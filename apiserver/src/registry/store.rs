@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::catalog::{Catalog, Resource};
 use super::error::{Error, Result};
+use super::karmada;
 use super::object::{Meta, generate_name, meta_mut, now_rfc3339, set_finalizers};
 use super::strategy::{self, Subresource};
 use super::watch_cache::{WatchCache, decode};
@@ -37,6 +38,8 @@ pub struct Store {
     storage: Arc<dyn Storage>,
     cache: WatchCache,
     catalog: Catalog,
+    /// Whether Karmada's admission runs on its kinds (a federation apiserver).
+    karmada: bool,
 }
 
 impl Store {
@@ -45,7 +48,14 @@ impl Store {
             storage,
             cache,
             catalog,
+            karmada: false,
         }
+    }
+
+    /// The same store, running Karmada's admission on Karmada's kinds.
+    pub fn with_karmada_admission(mut self) -> Self {
+        self.karmada = true;
+        self
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -161,6 +171,9 @@ impl Store {
             meta.remove(field);
         }
         strategy::prepare_create(resource, &mut object);
+        if self.karmada {
+            karmada::admit(resource, None, &mut object)?;
+        }
         strategy::bump_generation(resource, None, &mut object);
         strategy::validate(resource, None, &object)?;
         if !options.applied {
@@ -465,6 +478,9 @@ impl Store {
         }
         strategy::prepare_update(resource, current, &mut new, subresource);
         self.keep_system_metadata(resource, current, &mut new)?;
+        if self.karmada && subresource == Subresource::Main {
+            karmada::admit(resource, Some(current), &mut new)?;
+        }
         strategy::bump_generation(resource, Some(current), &mut new);
         strategy::validate(resource, Some(current), &new)?;
         if !options.applied {
