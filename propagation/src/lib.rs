@@ -1,0 +1,7 @@
+//! The federation's controllers as library modules: which policy claims a resource template,
+//! how a template is rewritten for each member cluster, and how members' status flows back.
+//! Decisions are pure functions here; the controllers that act on them build on top.
+
+pub mod overrides;
+pub mod select;
+pub mod status;
