@@ -2,6 +2,42 @@
 
 use serde_json::{Map, Value, json};
 
+/// Label keys Kubernetes generates for a Job's selector and pod template, current and legacy.
+const JOB_UID_LABELS: [&str; 2] = ["batch.kubernetes.io/controller-uid", "controller-uid"];
+const JOB_NAME_LABELS: [&str; 2] = ["batch.kubernetes.io/job-name", "job-name"];
+
+/// Gives a new Job the selector and pod-template labels Kubernetes generates on create, unless
+/// `spec.manualSelector` is true: the selector matches the Job's UID, and the template carries
+/// the UID and the Job's name. Needs `metadata.uid` and `metadata.name` to be set already.
+pub fn job_selector(object: &mut Value) {
+    let meta = object.get("metadata");
+    let (Some(uid), Some(name)) = (
+        meta.and_then(|m| m.get("uid"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        meta.and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    ) else {
+        return;
+    };
+    let spec = child(object, "spec");
+    if spec.get("manualSelector") == Some(&json!(true)) {
+        return;
+    }
+    spec.insert(
+        "selector".into(),
+        json!({"matchLabels": {JOB_UID_LABELS[0]: uid}}),
+    );
+    let labels = child_of(child_of(child_of(spec, "template"), "metadata"), "labels");
+    for key in JOB_UID_LABELS {
+        labels.insert(key.into(), json!(uid));
+    }
+    for key in JOB_NAME_LABELS {
+        labels.insert(key.into(), json!(name));
+    }
+}
+
 /// Fills in defaults for an object of a native kind, in place.
 pub fn apply(group: &str, kind: &str, object: &mut Value) {
     match (group, kind) {
@@ -224,6 +260,29 @@ mod tests {
         assert_eq!(c["imagePullPolicy"], "IfNotPresent");
         assert_eq!(c["ports"][0]["protocol"], "TCP");
         assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "Always");
+    }
+
+    #[test]
+    fn new_jobs_get_a_generated_selector_unless_manual() {
+        let job = |manual: bool| {
+            json!({"metadata": {"name": "pi", "uid": "u-1"}, "spec": {"manualSelector": manual,
+                "template": {"metadata": {"labels": {"app": "pi"}}, "spec": {"containers": []}}}})
+        };
+        let mut generated = job(false);
+        job_selector(&mut generated);
+        assert_eq!(
+            generated["spec"]["selector"],
+            json!({"matchLabels": {"batch.kubernetes.io/controller-uid": "u-1"}})
+        );
+        let labels = &generated["spec"]["template"]["metadata"]["labels"];
+        assert_eq!(labels["app"], "pi");
+        assert_eq!(labels["controller-uid"], "u-1");
+        assert_eq!(labels["batch.kubernetes.io/job-name"], "pi");
+        assert_eq!(labels["job-name"], "pi");
+
+        let mut manual = job(true);
+        job_selector(&mut manual);
+        assert!(manual["spec"].get("selector").is_none());
     }
 
     #[test]

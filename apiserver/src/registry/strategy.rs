@@ -40,6 +40,9 @@ pub fn prepare_create(resource: &Resource, object: &mut Value) {
     }
     if matches!(resource.origin, Origin::Native) {
         defaults::apply(&resource.group, &resource.kind, object);
+        if (resource.group.as_str(), resource.kind.as_str()) == ("batch", "Job") {
+            defaults::job_selector(object);
+        }
     }
 }
 
