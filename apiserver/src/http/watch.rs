@@ -80,6 +80,18 @@ pub(super) async fn serve(ctx: &Ctx<'_>) -> Result<Response> {
     ))
 }
 
+/// `{"type":KIND,"object":OBJECT}` and a newline, the framing of one watch event.
+fn object_line(kind: &str, object: &Value) -> Bytes {
+    let mut bytes = Vec::with_capacity(4096);
+    bytes.extend_from_slice(b"{\"type\":");
+    // Serializing a string or a JSON value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut bytes, kind);
+    bytes.extend_from_slice(b",\"object\":");
+    let _ = serde_json::to_writer(&mut bytes, object);
+    bytes.extend_from_slice(b"}\n");
+    Bytes::from(bytes)
+}
+
 fn line(value: &Value) -> Bytes {
     let mut bytes = serde_json::to_vec(value).unwrap_or_default();
     bytes.push(b'\n');
@@ -146,7 +158,9 @@ fn bookmark(watch: &Watch, initial_end: bool) -> Value {
 
 fn encode_event(watch: &Watch, event: &Event, render: Render, headers_sent: &mut bool) -> Bytes {
     let object = match render.output {
-        Output::Object => (*event.object).clone(),
+        // The common case, once per watcher and event: written straight from the shared
+        // object rather than from a deep copy of it.
+        Output::Object => return object_line(event.kind.as_str(), &event.object),
         Output::PartialMetadata => partial_metadata(&event.object),
         Output::Table { include } => {
             let rv = event
@@ -167,4 +181,19 @@ fn encode_event(watch: &Watch, event: &Event, render: Render, headers_sent: &mut
         }
     };
     line(&json!({"type": event.kind.as_str(), "object": object}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_lines_frame_events_like_the_generic_encoder() {
+        let object = json!({"metadata": {"name": "a\"b", "labels": {"x": "é"}}, "data": [1, 2]});
+        let framed = object_line("MODIFIED", &object);
+        assert_eq!(framed, line(&json!({"type": "MODIFIED", "object": object})));
+        let parsed: Value = serde_json::from_slice(&framed[..framed.len() - 1]).unwrap();
+        assert_eq!(parsed["object"], object);
+        assert!(framed.ends_with(b"}\n"));
+    }
 }
