@@ -2,6 +2,10 @@
 //! how a template is rewritten for each member cluster, and how members' status flows back.
 //! Decisions are pure functions here; the controllers that act on them build on top.
 
+pub mod binding;
+pub mod detector;
 pub mod overrides;
+#[cfg(test)]
+mod samples;
 pub mod select;
 pub mod status;

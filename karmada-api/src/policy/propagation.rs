@@ -22,6 +22,12 @@ pub const PROPAGATION_POLICY_PERMANENT_ID_LABEL: &str = "propagationpolicy.karma
 /// Label holding the permanent identifier Karmada gives a ClusterPropagationPolicy on creation.
 pub const CLUSTER_PROPAGATION_POLICY_PERMANENT_ID_LABEL: &str =
     "clusterpropagationpolicy.karmada.io/permanent-id";
+/// Annotation naming the namespace of the PropagationPolicy that claimed an object.
+pub const PROPAGATION_POLICY_NAMESPACE_ANNOTATION: &str = "propagationpolicy.karmada.io/namespace";
+/// Annotation naming the PropagationPolicy that claimed an object.
+pub const PROPAGATION_POLICY_NAME_ANNOTATION: &str = "propagationpolicy.karmada.io/name";
+/// Annotation naming the ClusterPropagationPolicy that claimed an object.
+pub const CLUSTER_PROPAGATION_POLICY_ANNOTATION: &str = "clusterpropagationpolicy.karmada.io/name";
 /// Finalizer Karmada puts on a new PropagationPolicy so its bindings are released first.
 pub const PROPAGATION_POLICY_FINALIZER: &str = "karmada.io/propagation-policy-controller";
 /// Finalizer Karmada puts on a new ClusterPropagationPolicy.

@@ -251,15 +251,7 @@ fn annotation_values_match_karmadas_encoding() {
 }
 
 fn sample(path: &str) -> Value {
-    let text = std::fs::read_to_string(format!(
-        "{}/../samples/karmada/nginx/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let mut value: Value = serde_saphyr::from_str(&text).unwrap();
-    // `kubectl apply` places both in the default namespace.
-    value["metadata"]["namespace"] = json!("default");
-    value
+    crate::samples::nginx(path)
 }
 
 #[test]
