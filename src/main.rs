@@ -3,6 +3,7 @@
 
 mod apiserver;
 mod bench;
+mod controller_manager;
 mod member;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,8 @@ enum Command {
     Apiserver(apiserver::Args),
     /// Measure components end to end and report throughput and latency.
     Bench(bench::Args),
+    /// Run the federation's controllers (today: execution namespaces for member clusters).
+    ControllerManager(controller_manager::Args),
     /// Run one member cluster: apiserver, controllers, scheduler and simulated nodes.
     Member(Box<member::Args>),
 }
@@ -46,6 +49,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Apiserver(args) => apiserver::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::ControllerManager(args) => controller_manager::run(args).await,
             Command::Member(args) => member::run(*args).await,
         }
     })

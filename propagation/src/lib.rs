@@ -1,9 +1,11 @@
 //! The federation's controllers as library modules: which policy claims a resource template,
 //! how a template is rewritten for each member cluster, and how members' status flows back.
-//! Decisions are pure functions here; the controllers that act on them build on top.
+//! Decisions are pure functions; the controllers (execution namespaces so far) act on them
+//! through kube-rs.
 
 pub mod binding;
 pub mod detector;
+pub mod execution_namespace;
 pub mod overrides;
 #[cfg(test)]
 mod samples;
