@@ -239,19 +239,10 @@ async fn bench(kind: Kind, params: &Params) -> anyhow::Result<(Vec<Row>, Backend
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
     fn params(argv: &[&str]) -> anyhow::Result<Params> {
-        let cli = Cli::try_parse_from(std::iter::once("bench").chain(argv.iter().copied()))?;
-        cli.args.params()
+        super::super::parse::<Args>(argv)?.params()
     }
 
     #[test]

@@ -416,19 +416,10 @@ fn table(report: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
     fn params(argv: &[&str]) -> anyhow::Result<Params> {
-        let cli = Cli::try_parse_from(std::iter::once("bench").chain(argv.iter().copied()))?;
-        cli.args.params()
+        super::super::parse::<Args>(argv)?.params()
     }
 
     #[test]

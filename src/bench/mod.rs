@@ -32,3 +32,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Member(args) => member::run(args).await,
     }
 }
+
+/// Parses a benchmark's flags as the command line would, for the tests of each benchmark.
+#[cfg(test)]
+fn parse<A: clap::Args>(argv: &[&str]) -> Result<A, clap::Error> {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli<A: clap::Args> {
+        #[command(flatten)]
+        args: A,
+    }
+    Cli::<A>::try_parse_from(std::iter::once("bench").chain(argv.iter().copied())).map(|c| c.args)
+}

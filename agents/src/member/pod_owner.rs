@@ -2,20 +2,19 @@
 //! Job): a kube-runtime Controller for its kind that also wakes on changes to the pods it
 //! owns, the member's pod cache, expectations for its own writes, and an event recorder.
 
-use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
-use kube::{Api, Resource};
 
 use super::expectations::Expectations;
-use super::runtime::{self, Context};
+use super::runtime::{self, Context, Kind};
 
 /// A pass is retried this long after it failed.
 const RETRY: Duration = Duration::from_secs(2);
@@ -37,13 +36,7 @@ pub async fn run<K, E, F, Fut>(
     extend: impl FnOnce(Controller<K>) -> Controller<K>,
     reconcile: F,
 ) where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: Kind,
     E: std::error::Error + Send + Sync + 'static,
     F: Fn(Arc<K>, Arc<Context>, Arc<PodOwner>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Action, E>> + Send + 'static,

@@ -2,19 +2,36 @@
 //! readiness, and running a kube-runtime controller until shutdown.
 
 use std::fmt::Debug;
-use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, future};
-use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
+
+/// A kind the member's caches and controllers can watch: statically typed, cloneable,
+/// printable, decodable and shareable across tasks.
+pub trait Kind:
+    Resource<DynamicType = ()> + Clone + Debug + serde::de::DeserializeOwned + Send + Sync + 'static
+{
+}
+
+impl<K> Kind for K where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static
+{
+}
 
 /// Shared state of the member's controllers.
 #[derive(Clone)]
@@ -63,6 +80,24 @@ pub fn controller_reference<K: Resource<DynamicType = ()>>(owner: &K) -> OwnerRe
         uid: owner.uid().unwrap_or_default(),
         controller: Some(true),
         block_owner_deletion: Some(true),
+    }
+}
+
+/// A pod controlled by `owner`, in the owner's namespace, with the identity `meta` gives it
+/// (name or generateName, labels, annotations, finalizers) and `spec`.
+pub fn owned_pod<K: Resource<DynamicType = ()>>(
+    owner: &K,
+    meta: ObjectMeta,
+    spec: Option<PodSpec>,
+) -> Pod {
+    Pod {
+        metadata: ObjectMeta {
+            namespace: owner.namespace(),
+            owner_references: Some(vec![controller_reference(owner)]),
+            ..meta
+        },
+        spec,
+        status: None,
     }
 }
 
@@ -115,13 +150,7 @@ pub fn cache<K>(
     impl std::future::Future<Output = ()> + Send + use<K>,
 )
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: Kind,
 {
     let (store, writer) = reflector::store();
     let cancel = ctx.cancel.clone();
@@ -175,6 +204,22 @@ pub async fn record<K: Resource<DynamicType = ()>>(
     }
 }
 
+/// Records one Event per note of a pass: (whether it warns, reason, message).
+pub async fn record_notes<K: Resource<DynamicType = ()>>(
+    recorder: &Recorder,
+    object: &K,
+    notes: impl IntoIterator<Item = (bool, &'static str, String)>,
+) {
+    for (warning, reason, message) in notes {
+        let type_ = if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        record(recorder, object, type_, reason, message).await;
+    }
+}
+
 /// Runs a kube-runtime controller until the context is cancelled, logging each failed pass.
 /// Errors are retried with `retry` by the error policy the caller gives.
 pub async fn run<K, E, F, Fut>(
@@ -183,14 +228,7 @@ pub async fn run<K, E, F, Fut>(
     reconcile: F,
     retry: Duration,
 ) where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-    K::DynamicType: Eq + Hash + Clone,
+    K: Kind,
     E: std::error::Error + Send + Sync + 'static,
     F: FnMut(Arc<K>, Arc<Context>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<Action, E>> + Send + 'static,

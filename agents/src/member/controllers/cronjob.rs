@@ -166,21 +166,13 @@ async fn reconcile(cj: &CronJob, ctx: &Context, shared: &Shared) -> Result<Actio
     let names: BTreeSet<String> = children.iter().map(|j| j.name_any()).collect();
     let now = Timestamp::now();
     let decision = plan::decide(cj, &schedule, &tz, active.len(), &names, now);
-    for note in &decision.notes {
-        let type_ = if note.warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        };
-        runtime::record(
-            &shared.recorder,
-            cj,
-            type_,
-            note.reason,
-            note.message.clone(),
-        )
-        .await;
-    }
+    // Collected first: a closure held across the await would not be Send.
+    let notes: Vec<_> = decision
+        .notes
+        .iter()
+        .map(|n| (n.warning, n.reason, n.message.clone()))
+        .collect();
+    runtime::record_notes(&shared.recorder, cj, notes).await;
     if decision.replace_active {
         doomed.append(&mut active);
     }

@@ -23,7 +23,7 @@ use kube::{Api, ResourceExt};
 
 use super::statefulset::revision;
 use crate::member::pod_owner::{self, PodOwner};
-use crate::member::runtime::{self, Context, controlled_by, controller_reference};
+use crate::member::runtime::{self, Context, controlled_by};
 use placement::{Fit, REVISION_LABEL};
 
 /// Revisions kept besides the live ones when the set does not say.
@@ -273,19 +273,14 @@ async fn create(
     if let Some(generation) = set.metadata.generation {
         labels.insert(GENERATION_LABEL.into(), generation.to_string());
     }
-    let pod = Pod {
-        metadata: ObjectMeta {
-            generate_name: Some(format!("{}-", set.name_any())),
-            namespace: set.namespace(),
-            labels: Some(labels),
-            annotations: meta.annotations,
-            finalizers: meta.finalizers,
-            owner_references: Some(vec![controller_reference(set)]),
-            ..Default::default()
-        },
-        spec: pinned.spec,
-        status: None,
+    let identity = ObjectMeta {
+        generate_name: Some(format!("{}-", set.name_any())),
+        labels: Some(labels),
+        annotations: meta.annotations,
+        finalizers: meta.finalizers,
+        ..Default::default()
     };
+    let pod = runtime::owned_pod(set, identity, pinned.spec);
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
     match api.create(&PostParams::default(), &pod).await {
         Ok(created) => {

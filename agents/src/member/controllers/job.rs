@@ -109,21 +109,13 @@ async fn reconcile(job: &Job, ctx: &Context, owner: &PodOwner) -> Result<Action,
     let (created, create_failure) = create_pods(job, &pods, owner, &decision.create).await;
     let (deleted, delete_failure) = delete_pods(job, &pods, owner, &decision.delete).await;
     owner.expectations.expect(&uid, created, deleted);
-    for note in &decision.notes {
-        let type_ = if note.warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        };
-        runtime::record(
-            &owner.recorder,
-            job,
-            type_,
-            note.reason,
-            note.message.into(),
-        )
-        .await;
-    }
+    // Collected first: a closure held across the await would not be Send.
+    let notes: Vec<_> = decision
+        .notes
+        .iter()
+        .map(|n| (n.warning, n.reason, n.message.to_owned()))
+        .collect();
+    runtime::record_notes(&owner.recorder, job, notes).await;
     if job.status.as_ref() != Some(&decision.status) {
         let patch = serde_json::json!({"status": decision.status});
         jobs.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))

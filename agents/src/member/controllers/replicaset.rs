@@ -297,17 +297,12 @@ fn pod_for(rs: &ReplicaSet) -> Pod {
         .and_then(|s| s.template.clone())
         .unwrap_or_default();
     let meta = template.metadata.unwrap_or_default();
-    Pod {
-        metadata: ObjectMeta {
-            generate_name: Some(format!("{}-", rs.name_any())),
-            namespace: rs.namespace(),
-            labels: meta.labels,
-            annotations: meta.annotations,
-            finalizers: meta.finalizers,
-            owner_references: Some(vec![controller_reference(rs)]),
-            ..Default::default()
-        },
-        spec: template.spec,
-        status: None,
-    }
+    let identity = ObjectMeta {
+        generate_name: Some(format!("{}-", rs.name_any())),
+        labels: meta.labels,
+        annotations: meta.annotations,
+        finalizers: meta.finalizers,
+        ..Default::default()
+    };
+    runtime::owned_pod(rs, identity, template.spec)
 }

@@ -10,7 +10,7 @@ use kube::ResourceExt;
 use serde_json::{Value, json};
 
 use super::indexes::INDEX_KEY;
-use crate::member::runtime::controller_reference;
+use crate::member::runtime::owned_pod;
 
 /// The label the generated selector matches, and its pre-1.27 spelling pods also carry.
 pub const CONTROLLER_UID: &str = "batch.kubernetes.io/controller-uid";
@@ -84,19 +84,14 @@ pub fn pod_for(job: &Job, index: Option<i32>) -> Pod {
             }
         }
     }
-    Pod {
-        metadata: ObjectMeta {
-            generate_name: Some(generate_name),
-            namespace: job.namespace(),
-            labels: Some(labels),
-            annotations: (!annotations.is_empty()).then_some(annotations),
-            finalizers: meta.finalizers,
-            owner_references: Some(vec![controller_reference(job)]),
-            ..ObjectMeta::default()
-        },
-        spec: Some(spec),
-        status: None,
-    }
+    let identity = ObjectMeta {
+        generate_name: Some(generate_name),
+        labels: Some(labels),
+        annotations: (!annotations.is_empty()).then_some(annotations),
+        finalizers: meta.finalizers,
+        ..ObjectMeta::default()
+    };
+    owned_pod(job, identity, Some(spec))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 
 use super::plan::REVISION_LABEL;
-use crate::member::runtime::controller_reference;
+use crate::member::runtime::{controller_reference, owned_pod};
 
 pub const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
 pub const POD_INDEX_LABEL: &str = "apps.kubernetes.io/pod-index";
@@ -103,19 +103,14 @@ pub fn pod(set: &StatefulSet, template: &PodTemplateSpec, ordinal: i32, revision
         });
     }
     spec.volumes = (!volumes.is_empty()).then_some(volumes);
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(name),
-            namespace: set.namespace(),
-            labels: Some(labels),
-            annotations: meta.annotations,
-            finalizers: meta.finalizers,
-            owner_references: Some(vec![controller_reference(set)]),
-            ..Default::default()
-        },
-        spec: Some(spec),
-        status: None,
-    }
+    let identity = ObjectMeta {
+        name: Some(name),
+        labels: Some(labels),
+        annotations: meta.annotations,
+        finalizers: meta.finalizers,
+        ..Default::default()
+    };
+    owned_pod(set, identity, Some(spec))
 }
 
 #[cfg(test)]
