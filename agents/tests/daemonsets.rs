@@ -13,7 +13,6 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use karmada_agents::member::controllers::daemonset;
 use karmada_agents::member::kubelet;
 use karmada_agents::member::runtime::{Context, pod_active, pod_ready};
-use karmada_agents::member::scheduler;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
@@ -103,11 +102,7 @@ async fn daemonset_places_one_pod_per_eligible_node_and_rolls() -> anyhow::Resul
     };
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(daemonset::run(ctx("daemonset-controller")));
-    tasks.spawn(scheduler::run(ctx("default-scheduler")));
-    let kubelet_ctx = ctx("kubelet");
-    tasks.spawn(async move {
-        kubelet::run(kubelet_ctx, config).await.expect("kubelet");
-    });
+    support::spawn_nodes(&mut tasks, &client, &cancel, config);
 
     let nodes: Api<Node> = Api::all(client.clone());
     support::eventually("three nodes registered", || async {

@@ -15,7 +15,6 @@ use k8s_openapi::api::core::v1::Pod;
 use karmada_agents::member::controllers::{cronjob, job};
 use karmada_agents::member::kubelet::{self, EXIT_CODE_ANNOTATION};
 use karmada_agents::member::runtime::{Context, controller_reference, pod_active};
-use karmada_agents::member::scheduler;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -40,11 +39,7 @@ async fn member() -> anyhow::Result<Member> {
     };
     let mut tasks = JoinSet::new();
     tasks.spawn(job::run(ctx("job-controller")));
-    tasks.spawn(scheduler::run(ctx("default-scheduler")));
-    let kubelet_ctx = ctx("kubelet");
-    tasks.spawn(async move {
-        kubelet::run(kubelet_ctx, config).await.expect("kubelet");
-    });
+    support::spawn_nodes(&mut tasks, &api.client, &api.cancel, config);
     Ok(Member { api, tasks })
 }
 

@@ -15,7 +15,6 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use karmada_agents::member::controllers::statefulset;
 use karmada_agents::member::kubelet;
 use karmada_agents::member::runtime::{Context, pod_active, pod_ready};
-use karmada_agents::member::scheduler;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -109,11 +108,7 @@ async fn statefulset_starts_in_order_scales_replaces_and_rolls() -> anyhow::Resu
     let created = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(statefulset::run(ctx("statefulset-controller")));
-    tasks.spawn(scheduler::run(ctx("default-scheduler")));
-    let kubelet_ctx = ctx("kubelet");
-    tasks.spawn(async move {
-        kubelet::run(kubelet_ctx, nodes).await.expect("kubelet");
-    });
+    support::spawn_nodes(&mut tasks, &client, &cancel, nodes);
     let history = tasks.spawn(pod_history(client.clone(), created.clone()));
 
     let sets: Api<StatefulSet> = Api::default_namespaced(client.clone());

@@ -7,6 +7,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use karmada_agents::member::runtime::Context;
+use karmada_agents::member::{kubelet, scheduler};
 use karmada_apiserver::server::{self, Backend, Config, Running};
 use kube::Client;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +34,22 @@ pub async fn apiserver() -> anyhow::Result<Apiserver> {
         client,
         cancel,
     })
+}
+
+/// Starts the member scheduler and the simulated kubelets `nodes` describes in `tasks`, so
+/// pods of the controller under test get bound, run and turn Ready.
+pub fn spawn_nodes(
+    tasks: &mut tokio::task::JoinSet<()>,
+    client: &Client,
+    cancel: &CancellationToken,
+    nodes: kubelet::Config,
+) {
+    let ctx = |name: &str| Context::new(client.clone(), name, cancel.clone());
+    tasks.spawn(scheduler::run(ctx("default-scheduler")));
+    let kubelet_ctx = ctx("kubelet");
+    tasks.spawn(async move {
+        kubelet::run(kubelet_ctx, nodes).await.expect("kubelet");
+    });
 }
 
 /// How long a test waits for a state before failing.
