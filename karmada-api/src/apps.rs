@@ -234,13 +234,11 @@ mod tests {
             ),
         ];
         for (name, spec, want) in cases {
-            let got: Vec<_> = WorkloadRebalancer::new("r", spec)
-                .validate(None)
-                .into_iter()
-                .map(|e| (e.field, e.reason))
-                .collect();
-            let want: Vec<_> = want.into_iter().map(|(f, r)| (f.to_string(), r)).collect();
-            assert_eq!(got, want, "{name}");
+            crate::validation::assert_fields(
+                name,
+                WorkloadRebalancer::new("r", spec).validate(None),
+                &want,
+            );
         }
     }
 

@@ -79,6 +79,21 @@ pub trait Admit {
     fn validate(&self, old: Option<&Self>) -> Vec<FieldError>;
 }
 
+/// Fails `case` unless `errors` name exactly the fields and reasons of `want`, in order.
+#[cfg(test)]
+pub(crate) fn assert_fields<S: AsRef<str>>(
+    case: &str,
+    errors: Vec<FieldError>,
+    want: &[(S, Reason)],
+) {
+    let got: Vec<(String, Reason)> = errors.into_iter().map(|e| (e.field, e.reason)).collect();
+    let want: Vec<(String, Reason)> = want
+        .iter()
+        .map(|(f, r)| (f.as_ref().to_owned(), *r))
+        .collect();
+    assert_eq!(got, want, "{case}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

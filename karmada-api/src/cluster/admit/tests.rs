@@ -361,12 +361,6 @@ fn validation_table() {
         ),
     ];
     for (case, name, spec, want) in cases {
-        let got: Vec<_> = cluster(name, spec)
-            .validate(None)
-            .into_iter()
-            .map(|e| (e.field, e.reason))
-            .collect();
-        let want: Vec<_> = want.into_iter().map(|(f, r)| (f.to_string(), r)).collect();
-        assert_eq!(got, want, "{case}");
+        crate::validation::assert_fields(case, cluster(name, spec).validate(None), &want);
     }
 }

@@ -234,12 +234,7 @@ fn validation_table() {
         ),
     ];
     for (name, spec, want) in cases {
-        let got: Vec<_> = op(spec)
-            .validate(None)
-            .into_iter()
-            .map(|e| (e.field, e.reason))
-            .collect();
-        assert_eq!(got, want, "{name}");
+        crate::validation::assert_fields(name, op(spec).validate(None), &want);
     }
 }
 
