@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-use karmada_propagation::execution_namespace;
+use karmada_propagation::{detector, execution_namespace, namespace_sync};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,14 +13,13 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let kubeconfig = kube::config::Kubeconfig::read_from(&args.kubeconfig)
-        .with_context(|| format!("cannot read kubeconfig {}", args.kubeconfig.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .with_context(|| format!("kubeconfig {} is not usable", args.kubeconfig.display()))?;
-    let client = kube::Client::try_from(config).context("cannot build a client")?;
+    let client = crate::kubeconfig::client(&args.kubeconfig).await?;
     let cancel = crate::shutdown_signal();
     tracing::info!("controller-manager ready");
-    execution_namespace::run(client, cancel).await;
+    tokio::join!(
+        execution_namespace::run(client.clone(), cancel.clone()),
+        namespace_sync::run(client.clone(), cancel.clone()),
+        detector::controller::run(client, cancel),
+    );
     Ok(())
 }

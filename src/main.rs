@@ -4,6 +4,7 @@
 mod apiserver;
 mod bench;
 mod controller_manager;
+mod kubeconfig;
 mod member;
 
 use clap::{Parser, Subcommand};
@@ -33,7 +34,7 @@ enum Command {
     Apiserver(apiserver::Args),
     /// Measure components end to end and report throughput and latency.
     Bench(bench::Args),
-    /// Run the federation's controllers (today: execution namespaces for member clusters).
+    /// Run the federation's controllers: detector, bindings to Works, status, namespaces.
     ControllerManager(controller_manager::Args),
     /// Run one member cluster: apiserver, controllers, scheduler and simulated nodes.
     Member(Box<member::Args>),

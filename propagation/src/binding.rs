@@ -222,26 +222,66 @@ pub fn render<'a>(
 pub fn work_for<'a>(
     binding: impl Into<BindingRef<'a>>,
     target: &TargetCluster,
-    mut manifest: Value,
+    manifest: Value,
     override_annotations: &BTreeMap<String, String>,
 ) -> Result<Work, Error> {
     let binding = binding.into();
     let spec = binding.spec();
+    let (id_key, id) = binding.permanent_id();
+    let origin = Origin {
+        labels: vec![(id_key, id)],
+        annotations: binding.name_annotations(),
+        conflict_resolution: spec.conflict_resolution,
+        suspend_dispatching: suspend_dispatching(spec, &target.name),
+        preserve_resources_on_deletion: spec.preserve_resources_on_deletion.unwrap_or(false),
+        work_annotations: override_annotations.clone(),
+    };
+    build_work(&target.name, manifest, origin).map_err(|NotAnObject| Error::NotAnObject {
+        template: describe(spec),
+    })
+}
+
+/// A manifest that is not a JSON object cannot be carried by a Work.
+#[derive(Debug, thiserror::Error)]
+#[error("the manifest is not a JSON object")]
+pub struct NotAnObject;
+
+/// Where a Work comes from, beyond its manifest: what it records about its origin and how the
+/// member's execution controller must treat it.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// Stamped on both the Work and its manifest (e.g. the binding's permanent id).
+    pub labels: Vec<(&'static str, String)>,
+    /// Stamped on both the Work and its manifest (e.g. the binding's name).
+    pub annotations: Vec<(&'static str, String)>,
+    /// The policy's conflict resolution; the manifest's own annotation wins when valid.
+    pub conflict_resolution: Option<ConflictResolution>,
+    pub suspend_dispatching: bool,
+    pub preserve_resources_on_deletion: bool,
+    /// Recorded on the Work only (e.g. which overrides were applied).
+    pub work_annotations: BTreeMap<String, String>,
+}
+
+/// The Work carrying `manifest` to `cluster`'s execution namespace, stamped as Karmada's
+/// CreateOrUpdateWork does: the origin's labels and annotations, the template's generation,
+/// the managed-by label, the Work's own name and namespace, the conflict resolution, then
+/// server-owned fields pruned and the managed keys recorded.
+pub fn build_work(cluster: &str, mut manifest: Value, origin: Origin) -> Result<Work, NotAnObject> {
     let Some(object) = manifest.as_object_mut() else {
-        return Err(Error::NotAnObject {
-            template: describe(spec),
-        });
+        return Err(NotAnObject);
     };
     let name = work_name(
         &str_at(object, &["kind"]),
         Some(&str_at(object, &["metadata", "namespace"])),
         &str_at(object, &["metadata", "name"]),
     );
-    let namespace = execution_namespace(&target.name);
+    let namespace = execution_namespace(cluster);
 
-    let (id_key, id) = binding.permanent_id();
-    set_meta(object, "labels", id_key, &id);
-    let work_labels = BTreeMap::from([(id_key.to_string(), id)]);
+    let mut work_labels = BTreeMap::new();
+    for (key, value) in origin.labels {
+        set_meta(object, "labels", key, &value);
+        work_labels.insert(key.to_string(), value);
+    }
 
     let generation = object
         .get("metadata")
@@ -257,16 +297,16 @@ pub fn work_for<'a>(
         );
     }
     let mut work_annotations = BTreeMap::new();
-    for (key, value) in binding.name_annotations() {
+    for (key, value) in origin.annotations {
         set_meta(object, "annotations", key, &value);
         work_annotations.insert(key.to_string(), value);
     }
-    let conflict = conflict_resolution(object, spec.conflict_resolution);
+    let conflict = conflict_resolution(object, origin.conflict_resolution);
     work_annotations.insert(
         CONFLICT_RESOLUTION_ANNOTATION.to_string(),
         conflict.to_string(),
     );
-    work_annotations.extend(override_annotations.clone());
+    work_annotations.extend(origin.work_annotations);
 
     // What Karmada's CreateOrUpdateWork adds to the manifest before pruning it.
     set_meta(object, "labels", MANAGED_BY_KARMADA_LABEL, "true");
@@ -297,10 +337,8 @@ pub fn work_for<'a>(
             workload: WorkloadTemplate {
                 manifests: vec![object],
             },
-            suspend_dispatching: Some(suspend_dispatching(spec, &target.name)),
-            preserve_resources_on_deletion: Some(
-                spec.preserve_resources_on_deletion.unwrap_or(false),
-            ),
+            suspend_dispatching: Some(origin.suspend_dispatching),
+            preserve_resources_on_deletion: Some(origin.preserve_resources_on_deletion),
         },
     );
     work.metadata.namespace = Some(namespace);

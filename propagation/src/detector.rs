@@ -3,12 +3,15 @@
 
 pub mod binding;
 pub mod claim;
+pub mod controller;
+pub mod decide;
 pub mod policy;
 pub mod refresh;
 pub mod replicas;
 
 pub use self::binding::{Binding, BindingInputs, binding_for, binding_name};
 pub use self::claim::{Claim, claim_patch, claimed_by, release_patch};
+pub use self::decide::{Decision, decide};
 pub use self::policy::{Match, best_policy, may_preempt};
 pub use self::refresh::refresh;
 pub use self::replicas::{Replicas, interpret_replicas};

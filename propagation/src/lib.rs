@@ -6,7 +6,9 @@
 pub mod binding;
 pub mod detector;
 pub mod execution_namespace;
+pub mod namespace_sync;
 pub mod overrides;
+pub mod resources;
 #[cfg(test)]
 mod samples;
 pub mod select;

@@ -22,12 +22,19 @@ pub struct Apiserver {
 }
 
 pub async fn apiserver() -> anyhow::Result<Apiserver> {
+    start(Config::new("127.0.0.1:0".parse()?, Backend::Memory)).await
+}
+
+/// A federation apiserver: in memory, serving the Karmada API (CRDs and admission) from start.
+pub async fn federation() -> anyhow::Result<Apiserver> {
+    let mut config = Config::new("127.0.0.1:0".parse()?, Backend::Memory);
+    config.karmada_api = true;
+    start(config).await
+}
+
+async fn start(config: Config) -> anyhow::Result<Apiserver> {
     let cancel = CancellationToken::new();
-    let running = server::start(
-        Config::new("127.0.0.1:0".parse()?, Backend::Memory),
-        cancel.clone(),
-    )
-    .await?;
+    let running = server::start(config, cancel.clone()).await?;
     let client = Client::try_from(kube::Config::new(running.url().parse()?))?;
     Ok(Apiserver {
         running,

@@ -1,0 +1,224 @@
+//! The resource detector as a running controller: watches every propagatable kind the
+//! federation serves, claims each resource template for its best propagation policy, and keeps
+//! the template's (Cluster)ResourceBinding in step with the template and the policy.
+//!
+//! One kube-rs controller runs per kind (started and stopped as discovery finds kinds come and
+//! go, CRDs included); they share reflector stores of the policies and bindings. A policy change
+//! re-examines every template, a deleted binding re-examines its template, and policies carry a
+//! finalizer so their claims are released before they go.
+
+mod kinds;
+mod policies;
+mod template;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use karmada_api::policy::propagation::{ClusterPropagationPolicy, PropagationPolicy};
+use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use self::kinds::Registry;
+
+/// The name the detector reports events and writes under.
+pub const DETECTOR: &str = "resource-detector";
+
+/// Why handling a template or policy failed; every variant names the object involved.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {what}: {source}")]
+    Serialize {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot update {what}: {source}")]
+    Write {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("cannot build the binding of {what}: {source}")]
+    Binding {
+        what: String,
+        #[source]
+        source: super::Error,
+    },
+    #[error("cannot read PriorityClass {class:?} named by policy {policy}: {source}")]
+    PriorityClass {
+        class: String,
+        policy: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("policy {policy}: {source}")]
+    Finalizer {
+        policy: String,
+        #[source]
+        source: Box<kube::runtime::finalizer::Error<Error>>,
+    },
+}
+
+impl Error {
+    /// A write lost a race with another writer: retry soon, and do not tell the user.
+    fn is_conflict(&self) -> bool {
+        matches!(self, Error::Write { source: kube::Error::Api(e), .. } if e.code == 409)
+    }
+}
+
+/// What every per-kind controller shares.
+struct Shared {
+    client: Client,
+    policies: Store<PropagationPolicy>,
+    cluster_policies: Store<ClusterPropagationPolicy>,
+    bindings: Store<ResourceBinding>,
+    cluster_bindings: Store<ClusterResourceBinding>,
+    recorder: Recorder,
+    kinds: Registry,
+    /// Fires after any policy changed in the stores: every template is examined again.
+    policy_changes: broadcast::Sender<()>,
+}
+
+/// Runs the detector until `cancel` fires.
+pub async fn run(client: Client, cancel: CancellationToken) {
+    let (policy_changes, _) = broadcast::channel(16);
+    let (policies, policies_writer) = reflector::store();
+    let (cluster_policies, cluster_policies_writer) = reflector::store();
+    let (bindings, bindings_writer) = reflector::store();
+    let (cluster_bindings, cluster_bindings_writer) = reflector::store();
+    let shared = Arc::new(Shared {
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: DETECTOR.into(),
+                instance: None,
+            },
+        ),
+        client: client.clone(),
+        policies,
+        cluster_policies,
+        bindings,
+        cluster_bindings,
+        kinds: Registry::default(),
+        policy_changes,
+    });
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(reflect_policies(
+        Api::<PropagationPolicy>::all(client.clone()),
+        policies_writer,
+        shared.clone(),
+    ));
+    tasks.spawn(reflect_policies(
+        Api::<ClusterPropagationPolicy>::all(client.clone()),
+        cluster_policies_writer,
+        shared.clone(),
+    ));
+    tasks.spawn(reflect_bindings(
+        Api::<ResourceBinding>::all(client.clone()),
+        bindings_writer,
+        shared.clone(),
+    ));
+    tasks.spawn(reflect_bindings(
+        Api::<ClusterResourceBinding>::all(client.clone()),
+        cluster_bindings_writer,
+        shared.clone(),
+    ));
+
+    // A template examined before the policies are known would look unclaimed, or claimed by a
+    // policy that seems gone, and lose its claim.
+    let ready = async {
+        let _ = shared.policies.wait_until_ready().await;
+        let _ = shared.cluster_policies.wait_until_ready().await;
+        let _ = shared.bindings.wait_until_ready().await;
+        let _ = shared.cluster_bindings.wait_until_ready().await;
+    };
+    tokio::select! {
+        _ = cancel.cancelled() => return,
+        _ = ready => {}
+    }
+    tasks.spawn(policies::run(shared.clone(), cancel.clone()));
+    kinds::supervise(shared.clone(), cancel.clone()).await;
+    shared.kinds.stop_all();
+    tasks.abort_all();
+}
+
+/// Mirrors a policy kind into its store and announces every change.
+async fn reflect_policies<K>(api: Api<K>, writer: reflector::store::Writer<K>, shared: Arc<Shared>)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects()
+        .for_each(|event| {
+            if let Err(e) = &event {
+                tracing::debug!(error = %e, "policy watch interrupted; resuming");
+            }
+            // No receivers simply means no kind is being watched yet.
+            let _ = shared.policy_changes.send(());
+            futures::future::ready(())
+        })
+        .await;
+}
+
+/// Mirrors a binding kind into its store; a deleted binding sends its template back to the
+/// detector, which recreates the binding if the template is still claimed.
+async fn reflect_bindings<K>(api: Api<K>, writer: reflector::store::Writer<K>, shared: Arc<Shared>)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .for_each(|event| {
+            match event {
+                Ok(watcher::Event::Delete(binding)) => {
+                    let meta = binding.meta();
+                    if let Some(owner) = meta
+                        .owner_references
+                        .iter()
+                        .flatten()
+                        .find(|o| o.controller == Some(true))
+                    {
+                        shared.kinds.trigger(
+                            &owner.api_version,
+                            &owner.kind,
+                            meta.namespace.as_deref(),
+                            &owner.name,
+                        );
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "binding watch interrupted; resuming"),
+            }
+            futures::future::ready(())
+        })
+        .await;
+}
+
+/// The binding store's key for a template's binding.
+fn binding_ref<K: Resource<DynamicType = ()>>(namespace: Option<&str>, name: &str) -> ObjectRef<K> {
+    match namespace {
+        Some(ns) => ObjectRef::new(name).within(ns),
+        None => ObjectRef::new(name),
+    }
+}
