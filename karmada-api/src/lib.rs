@@ -34,6 +34,7 @@ pub mod crds;
 pub mod mcs;
 pub mod names;
 pub mod policy;
+pub mod tolerations;
 #[cfg(test)]
 pub(crate) mod structural;
 pub mod validation;

@@ -1,10 +1,11 @@
 //! The filter plugins: why a member cluster cannot take a binding (API enablement, taints,
 //! cluster affinity, spread-constraint fields, ongoing eviction).
 
-use k8s_openapi::api::core::v1::{Taint, Toleration};
+use k8s_openapi::api::core::v1::Taint;
 use karmada_api::cluster::Cluster;
 use karmada_api::policy::propagation::{OverflowClusterAffinity, Placement, SpreadField};
 use karmada_api::policy::selectors::ClusterAffinity;
+use karmada_api::tolerations::tolerates;
 use karmada_api::work::binding::ResourceBindingSpec;
 
 use crate::affinity;
@@ -123,24 +124,6 @@ fn api_enabled(cluster: &Cluster, api_version: &str, kind: &str) -> bool {
         .iter()
         .filter(|e| e.group_version == api_version)
         .any(|e| e.resources.iter().any(|r| r.kind == kind))
-}
-
-/// Kubernetes toleration matching: an empty effect tolerates every effect, an empty key with
-/// `Exists` every taint, and `Equal` (the default) also compares values.
-fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    let set = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
-    if set(&t.effect).is_some_and(|e| e != taint.effect)
-        || set(&t.key).is_some_and(|k| k != taint.key)
-    {
-        return false;
-    }
-    match t.operator.as_deref().unwrap_or_default() {
-        "Exists" => true,
-        "Equal" | "" => {
-            t.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default()
-        }
-        _ => false,
-    }
 }
 
 /// `key=value:Effect`, `key:Effect` without a value, as Kubernetes prints a taint.

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use k8s_openapi::api::core::v1::{
-    NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration,
-};
+use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint};
+
+use karmada_api::tolerations::tolerated;
 
 use super::demand::Demand;
 use super::node::NodeInfo;
@@ -157,31 +157,6 @@ static UNSCHEDULABLE: std::sync::LazyLock<Taint> = std::sync::LazyLock::new(|| T
     value: None,
     time_added: None,
 });
-
-fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
-    tolerations.iter().any(|t| tolerates(t, taint))
-}
-
-/// Toleration matching: an empty effect matches every effect, an empty key with `Exists`
-/// matches every taint, `Equal` (the default) also compares values.
-fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    fn set(s: &Option<String>) -> Option<&str> {
-        s.as_deref().filter(|s| !s.is_empty())
-    }
-    if set(&t.effect).is_some_and(|e| e != taint.effect) {
-        return false;
-    }
-    if set(&t.key).is_some_and(|k| k != taint.key) {
-        return false;
-    }
-    match t.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        "Equal" | "" => {
-            t.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default()
-        }
-        _ => false,
-    }
-}
 
 /// `nodeSelector` and required node affinity must both hold.
 fn affinity_matches(pod: &Pod, node: &NodeInfo) -> bool {
