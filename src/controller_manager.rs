@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use karmada_propagation::{detector, execution_namespace, namespace_sync};
+use karmada_propagation::{binding, detector, execution_namespace, namespace_sync, status};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -19,7 +19,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     tokio::join!(
         execution_namespace::run(client.clone(), cancel.clone()),
         namespace_sync::run(client.clone(), cancel.clone()),
-        detector::controller::run(client, cancel),
+        detector::controller::run(client.clone(), cancel.clone()),
+        binding::controller::run(client.clone(), cancel.clone()),
+        status::controller::run(client, cancel),
     );
     Ok(())
 }

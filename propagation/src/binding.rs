@@ -6,6 +6,7 @@
 //! pruned, in Karmada's order. The controller writes the Works and deletes the stale ones.
 
 mod completions;
+pub mod controller;
 mod name;
 mod prune;
 mod replicas;

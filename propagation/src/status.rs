@@ -7,6 +7,7 @@
 //! kind fall back to the generic behaviour.
 
 pub mod binding;
+pub mod controller;
 pub mod health;
 mod loadbalancer;
 pub mod reflect;

@@ -1,0 +1,221 @@
+//! The binding status controller: aggregates each (Cluster)ResourceBinding's Works into the
+//! binding's `aggregatedStatus` and `FullyApplied` condition, then the members' statuses into
+//! the resource template's own `.status`, as Karmada's binding status controllers do.
+
+mod template;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use karmada_api::EXECUTION_NAMESPACE_PREFIX;
+use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding};
+use karmada_api::work::work::Work;
+use kube::api::PostParams;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
+use tokio_util::sync::CancellationToken;
+
+use self::template::WithoutStatus;
+use crate::binding::controller::{Backoff, BindingObject, Regarding, changes, record, work_status};
+use crate::resources::Resources;
+use crate::status::{MemberWork, aggregated_status, binding_conditions, existing_clusters};
+
+/// Event reason: the template's status was aggregated from its members.
+pub const AGGREGATE_STATUS_SUCCEED_REASON: &str = "AggregateStatusSucceed";
+/// Event reason: the template's status could not be aggregated or written.
+pub const AGGREGATE_STATUS_FAILED_REASON: &str = "AggregateStatusFailed";
+
+const CONTROLLER_NAME: &str = "binding-status-controller";
+/// The action events of this controller report.
+const AGGREGATE_ACTION: &str = "AggregateStatus";
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// Why a binding's status could not be brought up to date; every variant names the binding.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{binding}: cannot list its Works: {source}")]
+    ListWorks {
+        binding: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("{binding}: cannot write its status: {source}")]
+    WriteStatus {
+        binding: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("{binding}: {source}")]
+    Template {
+        binding: String,
+        #[source]
+        source: template::Error,
+    },
+}
+
+struct Context {
+    client: Client,
+    resources: Resources,
+    recorder: Recorder,
+    backoff: Backoff,
+    without_status: WithoutStatus,
+}
+
+/// Runs the status controllers of ResourceBindings and ClusterResourceBindings until `cancel`
+/// fires.
+pub async fn run(client: Client, cancel: CancellationToken) {
+    let ctx = Arc::new(Context {
+        resources: Resources::new(client.clone()),
+        recorder: Recorder::new(client.clone(), Reporter::from(CONTROLLER_NAME)),
+        backoff: Backoff::new(RETRY_FIRST, RETRY_MAX),
+        without_status: WithoutStatus::default(),
+        client,
+    });
+    tokio::join!(
+        controller::<ResourceBinding>(ctx.clone(), cancel.clone()),
+        controller::<ClusterResourceBinding>(ctx, cancel),
+    );
+}
+
+async fn controller<K: BindingObject>(ctx: Arc<Context>, cancel: CancellationToken) {
+    let client = ctx.client.clone();
+    Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
+        .watches_stream(changes(Api::<Work>::all(client), work_status), |work| {
+            K::owner_of(&work)
+        })
+        .graceful_shutdown_on(async move { cancel.cancelled().await })
+        .run(
+            reconcile::<K>,
+            |binding, error, ctx| error_policy(&*binding, error, &ctx),
+            ctx,
+        )
+        .for_each(|result| async move {
+            // Reconcile errors were logged by the error policy.
+            if let Err(error) = result {
+                tracing::debug!(%error, "binding status controller event");
+            }
+        })
+        .await;
+}
+
+fn key<K: BindingObject>(binding: &K) -> String {
+    ObjectRef::from_obj(binding).to_string()
+}
+
+fn error_policy<K: BindingObject>(binding: &K, error: &Error, ctx: &Context) -> Action {
+    let delay = ctx.backoff.failed(&key(binding));
+    tracing::warn!(%error, retry_in = ?delay, "binding status controller: reconcile failed");
+    Action::requeue(delay)
+}
+
+async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // A binding being deleted takes its Works along; its status no longer matters.
+    if binding.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let name = binding.describe();
+    let works = match binding.permanent_id() {
+        Some(id) => {
+            Api::<Work>::all(ctx.client.clone())
+                .list(
+                    &kube::api::ListParams::default()
+                        .labels(&format!("{}={id}", K::PERMANENT_ID_LABEL)),
+                )
+                .await
+                .map_err(|source| Error::ListWorks {
+                    binding: name.clone(),
+                    source,
+                })?
+                .items
+        }
+        None => Vec::new(),
+    };
+    let members: Vec<MemberWork<'_>> = works
+        .iter()
+        .filter_map(|work| {
+            let cluster = work
+                .metadata
+                .namespace
+                .as_deref()?
+                .strip_prefix(EXECUTION_NAMESPACE_PREFIX)?;
+            Some(MemberWork { cluster, work })
+        })
+        .collect();
+    let spec = binding.spec();
+    let clusters = existing_clusters(spec);
+    let items = aggregated_status(&spec.resource, &clusters, &members);
+    let current = binding.status().cloned().unwrap_or_default();
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let conditions = binding_conditions(&current.conditions, &clusters, &items, now);
+    if items != current.aggregated_status || conditions != current.conditions {
+        write_status(&*binding, &ctx, items.clone(), conditions).await?;
+    }
+
+    match template::sync(&ctx.resources, &ctx.without_status, &spec.resource, &items).await {
+        Ok(template::Outcome::Updated) => {
+            let note = format!("Update {name} with AggregatedStatus successfully.");
+            record(
+                &ctx.recorder,
+                &*binding,
+                Regarding::BindingAndTemplate,
+                EventType::Normal,
+                AGGREGATE_ACTION,
+                AGGREGATE_STATUS_SUCCEED_REASON,
+                &note,
+            )
+            .await;
+        }
+        Ok(template::Outcome::Unchanged) => {}
+        Err(source) => {
+            let error = Error::Template {
+                binding: name,
+                source,
+            };
+            let note = error.to_string();
+            record(
+                &ctx.recorder,
+                &*binding,
+                Regarding::BindingAndTemplate,
+                EventType::Warning,
+                AGGREGATE_ACTION,
+                AGGREGATE_STATUS_FAILED_REASON,
+                &note,
+            )
+            .await;
+            return Err(error);
+        }
+    }
+    ctx.backoff.succeeded(&key(&*binding));
+    Ok(Action::await_change())
+}
+
+/// Replaces the binding's `aggregatedStatus` and conditions through /status. The write carries
+/// the resourceVersion read, so a concurrent status writer (the scheduler's Scheduled
+/// condition) makes it fail with a conflict and the retry starts from the newer binding
+/// rather than erasing that write.
+async fn write_status<K: BindingObject>(
+    binding: &K,
+    ctx: &Context,
+    items: Vec<karmada_api::work::binding::AggregatedStatusItem>,
+    conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+) -> Result<(), Error> {
+    let mut updated = binding.clone();
+    let status = updated.status_mut();
+    status.aggregated_status = items;
+    status.conditions = conditions;
+    binding
+        .api_for(ctx.client.clone())
+        .replace_status(&binding.name_any(), &PostParams::default(), &updated)
+        .await
+        .map(|_| ())
+        .map_err(|source| Error::WriteStatus {
+            binding: binding.describe(),
+            source,
+        })
+}
