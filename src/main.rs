@@ -1,6 +1,7 @@
 //! The `karmada` binary: parses flags, sets up logging and the runtime, and hands each
 //! subcommand to its library.
 
+mod agent;
 mod apiserver;
 mod bench;
 mod controller_manager;
@@ -30,6 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the pull agent of one member cluster: registration, heartbeat, applying Works.
+    Agent(agent::Args),
     /// Run the federation API server: the Kubernetes API plus the Karmada API.
     Apiserver(apiserver::Args),
     /// Measure components end to end and report throughput and latency.
@@ -48,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         match cli.command {
+            Command::Agent(args) => agent::run(args).await,
             Command::Apiserver(args) => apiserver::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::ControllerManager(args) => controller_manager::run(args).await,

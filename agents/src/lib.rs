@@ -1,5 +1,6 @@
-//! The per-cluster side of the federation: the member control plane (controllers, member
-//! scheduler and simulated kubelets around our apiserver). The pull agent and push executor
-//! arrive with the agent issue.
+//! The per-cluster side of the federation: the pull agent that applies Works to a member
+//! cluster and reports its health, and the member control plane (controllers, member scheduler
+//! and simulated kubelets around our apiserver).
 
+pub mod agent;
 pub mod member;

@@ -2,93 +2,27 @@
 //! revised, overrides applied per cluster), drops Works of clusters removed from the schedule,
 //! and on deletion removes every Work before releasing the binding.
 
-use std::time::{Duration, Instant};
+mod support;
 
-use anyhow::bail;
 use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding};
 use karmada_api::work::work::{WORK_PERMANENT_ID_LABEL, Work};
-use karmada_apiserver::server::{self, Backend, Config};
 use karmada_propagation::binding::controller;
-use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
-/// Polls `check` every 50 ms until it holds, failing after 20 s with what it last saw.
-async fn until<F, Fut>(what: &str, mut check: F) -> anyhow::Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Result<(), String>>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let last = match check().await? {
-            Ok(()) => return Ok(()),
-            Err(seen) => seen,
-        };
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}; last saw {last}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Creates any object from JSON through a dynamic client.
-async fn create(client: &Client, object: Value) -> anyhow::Result<DynamicObject> {
-    let api_version = object["apiVersion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let kind = object["kind"].as_str().unwrap_or_default().to_string();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
-    let (resource, caps) =
-        kube::discovery::pinned_kind(client, &GroupVersionKind::gvk(group, version, &kind)).await?;
-    let api: Api<DynamicObject> = match object["metadata"]["namespace"].as_str() {
-        Some(ns) if caps.scope == kube::discovery::Scope::Namespaced => {
-            Api::namespaced_with(client.clone(), ns, &resource)
-        }
-        _ => Api::all_with(client.clone(), &ApiResource { ..resource }),
-    };
-    Ok(api
-        .create(&PostParams::default(), &serde_json::from_value(object)?)
-        .await?)
-}
+use support::{
+    Federation, cluster_of, create, create_cluster, create_namespace, join, release_works, until,
+};
 
 /// A federation with clusters member1 (env=edge) and member2 (env=core) and their execution
 /// namespaces, plus namespace `shop`.
-async fn federation(cancel: &CancellationToken) -> anyhow::Result<(server::Running, Client)> {
-    let config = Config {
-        karmada_api: true,
-        ..Config::new("127.0.0.1:0".parse()?, Backend::Memory)
-    };
-    let running = server::start(config, cancel.clone()).await?;
-    let client = Client::try_from(kube::Config::new(running.url().parse()?))?;
-    for (cluster, env) in [("member1", "edge"), ("member2", "core")] {
-        create(
-            &client,
-            json!({
-                "apiVersion": "cluster.karmada.io/v1alpha1", "kind": "Cluster",
-                "metadata": {"name": cluster, "labels": {"env": env}},
-                "spec": {"syncMode": "Pull"},
-            }),
-        )
-        .await?;
-        create(
-            &client,
-            json!({
-                "apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": format!("karmada-es-{cluster}")},
-            }),
-        )
-        .await?;
-    }
-    create(
-        &client,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
-    )
-    .await?;
-    Ok((running, client))
+async fn federation() -> anyhow::Result<Federation> {
+    let fed = support::federation().await?;
+    join(&fed.client, "member1", &[("env", "edge")]).await?;
+    join(&fed.client, "member2", &[("env", "core")]).await?;
+    create_namespace(&fed.client, "shop").await?;
+    Ok(fed)
 }
 
 fn works_of(client: &Client, label: &str, id: &str) -> impl Fn() -> ListFuture {
@@ -108,33 +42,12 @@ fn works_of(client: &Client, label: &str, id: &str) -> impl Fn() -> ListFuture {
 type ListFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<Vec<Work>>> + Send>>;
 
-fn cluster_of(work: &Work) -> String {
-    work.namespace()
-        .unwrap_or_default()
-        .trim_start_matches("karmada-es-")
-        .to_string()
-}
-
-/// Removes the Works' finalizers, as the execution controller does once member copies are gone.
-async fn release_works(client: &Client, works: &[Work]) -> anyhow::Result<()> {
-    for work in works {
-        let api: Api<Work> = Api::namespaced(client.clone(), &work.namespace().unwrap_or_default());
-        api.patch(
-            &work.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
 #[tokio::test]
 async fn a_resource_binding_becomes_one_work_per_cluster_with_its_overrides() -> anyhow::Result<()>
 {
-    let cancel = CancellationToken::new();
-    let (running, client) = federation(&cancel).await?;
-    let run = tokio::spawn(controller::run(client.clone(), cancel.clone()));
+    let fed = federation().await?;
+    let client = fed.client.clone();
+    let run = tokio::spawn(controller::run(client.clone(), fed.cancel.clone()));
 
     create(
         &client,
@@ -343,17 +256,17 @@ async fn a_resource_binding_becomes_one_work_per_cluster_with_its_overrides() ->
     })
     .await?;
 
-    cancel.cancel();
+    fed.cancel.cancel();
     run.await?;
-    running.wait().await;
+    fed.running.wait().await;
     Ok(())
 }
 
 #[tokio::test]
 async fn a_cluster_resource_binding_propagates_a_cluster_scoped_template() -> anyhow::Result<()> {
-    let cancel = CancellationToken::new();
-    let (running, client) = federation(&cancel).await?;
-    let run = tokio::spawn(controller::run(client.clone(), cancel.clone()));
+    let fed = federation().await?;
+    let client = fed.client.clone();
+    let run = tokio::spawn(controller::run(client.clone(), fed.cancel.clone()));
 
     create(
         &client,
@@ -378,14 +291,7 @@ async fn a_cluster_resource_binding_propagates_a_cluster_scoped_template() -> an
     }))
     .await?;
     // member3 has just joined: its execution namespace does not exist yet.
-    create(
-        &client,
-        json!({
-            "apiVersion": "cluster.karmada.io/v1alpha1", "kind": "Cluster",
-            "metadata": {"name": "member3"}, "spec": {"syncMode": "Pull"},
-        }),
-    )
-    .await?;
+    create_cluster(&client, "member3", &[]).await?;
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::all(client.clone());
     until(
         "a SyncWorkFailed event naming the missing namespace",
@@ -413,11 +319,7 @@ async fn a_cluster_resource_binding_propagates_a_cluster_scoped_template() -> an
         },
     )
     .await?;
-    create(
-        &client,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "karmada-es-member3"}}),
-    )
-    .await?;
+    create_namespace(&client, "karmada-es-member3").await?;
     let list = works_of(
         &client,
         "clusterresourcebinding.karmada.io/permanent-id",
@@ -478,8 +380,8 @@ async fn a_cluster_resource_binding_propagates_a_cluster_scoped_template() -> an
     })
     .await?;
 
-    cancel.cancel();
+    fed.cancel.cancel();
     run.await?;
-    running.wait().await;
+    fed.running.wait().await;
     Ok(())
 }

@@ -19,7 +19,7 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParam
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
-use support::{federation, until, yaml};
+use support::{clear_finalizers, federation, until, yaml};
 
 const NGINX: &str = include_str!("../../samples/karmada/nginx/deployment.yaml");
 const NGINX_POLICY: &str = include_str!("../../samples/karmada/nginx/propagationpolicy.yaml");
@@ -140,13 +140,7 @@ async fn deployments_are_bound_by_their_policy_and_released_with_it() -> anyhow:
     bindings
         .delete("nginx-deployment", &DeleteParams::default())
         .await?;
-    bindings
-        .patch(
-            "nginx-deployment",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
-        )
-        .await?;
+    clear_finalizers(&bindings, "nginx-deployment").await?;
     until("the binding recreated with a new permanent id", || {
         let client = client.clone();
         let id = id.clone();

@@ -1,56 +1,25 @@
 //! Every Cluster gets its execution namespace; deleting the Cluster removes the namespace (and
 //! the Works in it) before the Cluster itself goes.
 
-use std::time::{Duration, Instant};
+mod support;
 
-use anyhow::bail;
 use k8s_openapi::api::core::v1::Namespace;
 use karmada_api::cluster::Cluster;
-use karmada_apiserver::server::{self, Backend, Config};
 use karmada_propagation::execution_namespace::{self, FINALIZER};
-use kube::api::{DeleteParams, PostParams};
-use kube::{Api, Client, ResourceExt};
-use tokio_util::sync::CancellationToken;
+use kube::api::DeleteParams;
+use kube::{Api, ResourceExt};
 
-/// Polls `check` every 50 ms until it holds, failing after 20 s with what it last saw.
-async fn until<F, Fut>(what: &str, mut check: F) -> anyhow::Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Result<(), String>>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let last = match check().await? {
-            Ok(()) => return Ok(()),
-            Err(seen) => seen,
-        };
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}; last saw {last}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use support::{create_cluster, federation, until};
 
 #[tokio::test]
 async fn clusters_get_their_execution_namespace_and_take_it_with_them() -> anyhow::Result<()> {
-    let cancel = CancellationToken::new();
-    let config = Config {
-        karmada_api: true,
-        ..Config::new("127.0.0.1:0".parse()?, Backend::Memory)
-    };
-    let running = server::start(config, cancel.clone()).await?;
-    let client = Client::try_from(kube::Config::new(running.url().parse()?))?;
-    let controller = tokio::spawn(execution_namespace::run(client.clone(), cancel.clone()));
+    let fed = federation().await?;
+    let client = fed.client.clone();
+    let controller = tokio::spawn(execution_namespace::run(client.clone(), fed.cancel.clone()));
 
     let clusters: Api<Cluster> = Api::all(client.clone());
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let cluster: Cluster = serde_json::from_value(serde_json::json!({
-        "apiVersion": "cluster.karmada.io/v1alpha1",
-        "kind": "Cluster",
-        "metadata": {"name": "member1"},
-        "spec": {"syncMode": "Pull"},
-    }))?;
-    clusters.create(&PostParams::default(), &cluster).await?;
+    create_cluster(&client, "member1", &[]).await?;
 
     until("karmada-es-member1 and the finalizer", || {
         let (clusters, namespaces) = (clusters.clone(), namespaces.clone());
@@ -109,8 +78,8 @@ async fn clusters_get_their_execution_namespace_and_take_it_with_them() -> anyho
     })
     .await?;
 
-    cancel.cancel();
+    fed.cancel.cancel();
     controller.await?;
-    running.wait().await;
+    fed.running.wait().await;
     Ok(())
 }

@@ -4,31 +4,13 @@
 mod support;
 
 use k8s_openapi::api::core::v1::Namespace;
-use karmada_api::cluster::Cluster;
 use karmada_api::work::work::Work;
 use karmada_propagation::namespace_sync;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
-use support::{federation, until};
-
-async fn join(client: &Client, name: &str) -> anyhow::Result<()> {
-    let cluster: Cluster = serde_json::from_value(json!({
-        "apiVersion": "cluster.karmada.io/v1alpha1", "kind": "Cluster",
-        "metadata": {"name": name}, "spec": {"syncMode": "Pull"},
-    }))?;
-    Api::<Cluster>::all(client.clone())
-        .create(&PostParams::default(), &cluster)
-        .await?;
-    let namespace: Namespace = serde_json::from_value(json!({
-        "metadata": {"name": karmada_api::execution_namespace(name)},
-    }))?;
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await?;
-    Ok(())
-}
+use support::{cluster_of, federation, join, release_works, until};
 
 /// Names of the Works carrying namespace `name`, as `cluster` names.
 async fn carried_to(client: &Client, name: &str) -> anyhow::Result<Vec<String>> {
@@ -45,11 +27,7 @@ async fn carried_to(client: &Client, name: &str) -> anyhow::Result<Vec<String>> 
                     && m["metadata"]["name"] == name
             })
         })
-        .filter_map(|w| {
-            w.namespace()?
-                .strip_prefix(karmada_api::EXECUTION_NAMESPACE_PREFIX)
-                .map(str::to_string)
-        })
+        .map(cluster_of)
         .collect();
     clusters.sort();
     Ok(clusters)
@@ -63,7 +41,7 @@ async fn namespaces_reach_every_member_and_leave_with_their_namespace() -> anyho
         client.clone(),
         fed.cancel.child_token(),
     ));
-    join(&client, "member1").await?;
+    join(&client, "member1", &[]).await?;
 
     let namespaces: Api<Namespace> = Api::all(client.clone());
     for (name, labels) in [
@@ -79,7 +57,7 @@ async fn namespaces_reach_every_member_and_leave_with_their_namespace() -> anyho
             .create(&PostParams::default(), &namespace)
             .await?;
     }
-    join(&client, "member2").await?;
+    join(&client, "member2", &[]).await?;
 
     until("team-a carried to both members", || {
         let client = client.clone();
@@ -107,19 +85,17 @@ async fn namespaces_reach_every_member_and_leave_with_their_namespace() -> anyho
             let works = Api::<Work>::all(client.clone())
                 .list(&ListParams::default())
                 .await?;
-            for work in works.items.iter().filter(|w| {
-                w.name_any().starts_with("team-a-")
-                    && w.metadata.deletion_timestamp.is_some()
-                    && !w.finalizers().is_empty()
-            }) {
-                Api::<Work>::namespaced(client.clone(), &work.namespace().unwrap_or_default())
-                    .patch(
-                        &work.name_any(),
-                        &PatchParams::default(),
-                        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
-                    )
-                    .await?;
-            }
+            let stuck: Vec<Work> = works
+                .items
+                .iter()
+                .filter(|w| {
+                    w.name_any().starts_with("team-a-")
+                        && w.metadata.deletion_timestamp.is_some()
+                        && !w.finalizers().is_empty()
+                })
+                .cloned()
+                .collect();
+            release_works(&client, &stuck).await?;
             let remaining = works
                 .items
                 .iter()

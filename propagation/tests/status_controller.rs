@@ -2,66 +2,16 @@
 //! FullyApplied condition (the scheduler's Scheduled condition kept), and the binding's
 //! aggregated status becomes the Deployment template's own status.
 
-use std::time::{Duration, Instant};
+mod support;
 
-use anyhow::bail;
 use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding, ResourceHealth};
 use karmada_api::work::work::Work;
-use karmada_apiserver::server::{self, Backend, Config};
 use karmada_propagation::{binding, status};
-use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
-use kube::core::{ApiResource, GroupVersionKind};
-use kube::{Api, Client, ResourceExt};
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
-/// Polls `check` every 50 ms until it holds, failing after 20 s with what it last saw.
-async fn until<F, Fut>(what: &str, mut check: F) -> anyhow::Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Result<(), String>>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let last = match check().await? {
-            Ok(()) => return Ok(()),
-            Err(seen) => seen,
-        };
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}; last saw {last}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn dynamic_api(
-    client: &Client,
-    api_version: &str,
-    kind: &str,
-    plural: &str,
-    namespace: Option<&str>,
-) -> Api<DynamicObject> {
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let resource =
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
-    match namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-        None => Api::all_with(client.clone(), &resource),
-    }
-}
-
-async fn create(client: &Client, plural: &str, object: Value) -> anyhow::Result<()> {
-    let api = dynamic_api(
-        client,
-        object["apiVersion"].as_str().unwrap_or_default(),
-        object["kind"].as_str().unwrap_or_default(),
-        plural,
-        object["metadata"]["namespace"].as_str(),
-    );
-    api.create(&PostParams::default(), &serde_json::from_value(object)?)
-        .await?;
-    Ok(())
-}
+use support::{create, create_namespace, dynamic_api, federation, join, until};
 
 /// The status a member's agent reports for its copy of a one-replica Deployment.
 fn applied_status(namespace: &str, name: &str) -> Value {
@@ -85,41 +35,17 @@ fn applied_status(namespace: &str, name: &str) -> Value {
 
 #[tokio::test]
 async fn member_status_reaches_the_binding_and_the_template() -> anyhow::Result<()> {
-    let cancel = CancellationToken::new();
-    let config = Config {
-        karmada_api: true,
-        ..Config::new("127.0.0.1:0".parse()?, Backend::Memory)
-    };
-    let running = server::start(config, cancel.clone()).await?;
-    let client = Client::try_from(kube::Config::new(running.url().parse()?))?;
+    let fed = federation().await?;
+    let client = fed.client.clone();
     for cluster in ["member1", "member2"] {
-        create(
-            &client,
-            "clusters",
-            json!({
-                "apiVersion": "cluster.karmada.io/v1alpha1", "kind": "Cluster",
-                "metadata": {"name": cluster, "labels": {"name": cluster}},
-                "spec": {"syncMode": "Pull"},
-            }),
-        )
-        .await?;
-        create(&client, "namespaces", json!({
-            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("karmada-es-{cluster}")}
-        }))
-        .await?;
+        join(&client, cluster, &[("name", cluster)]).await?;
     }
-    create(
-        &client,
-        "namespaces",
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
-    )
-    .await?;
-    let binding_run = tokio::spawn(binding::controller::run(client.clone(), cancel.clone()));
-    let status_run = tokio::spawn(status::controller::run(client.clone(), cancel.clone()));
+    create_namespace(&client, "shop").await?;
+    let binding_run = tokio::spawn(binding::controller::run(client.clone(), fed.cancel.clone()));
+    let status_run = tokio::spawn(status::controller::run(client.clone(), fed.cancel.clone()));
 
     create(
         &client,
-        "deployments",
         json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "web", "namespace": "shop"},
@@ -132,7 +58,7 @@ async fn member_status_reaches_the_binding_and_the_template() -> anyhow::Result<
         }),
     )
     .await?;
-    create(&client, "resourcebindings", json!({
+    create(&client, json!({
         "apiVersion": "work.karmada.io/v1alpha2", "kind": "ResourceBinding",
         "metadata": {
             "name": "web-deployment", "namespace": "shop",
@@ -249,13 +175,7 @@ async fn member_status_reaches_the_binding_and_the_template() -> anyhow::Result<
         "the scheduler's condition is kept"
     );
 
-    let deployments = dynamic_api(
-        &client,
-        "apps/v1",
-        "Deployment",
-        "deployments",
-        Some("shop"),
-    );
+    let deployments = dynamic_api(&client, "apps/v1", "Deployment", Some("shop")).await?;
     until("the template's status summed", || {
         let deployments = deployments.clone();
         async move {
@@ -272,32 +192,21 @@ async fn member_status_reaches_the_binding_and_the_template() -> anyhow::Result<
     })
     .await?;
 
-    cancel.cancel();
+    fed.cancel.cancel();
     binding_run.await?;
     status_run.await?;
-    running.wait().await;
+    fed.running.wait().await;
     Ok(())
 }
 
 #[tokio::test]
 async fn a_cluster_resource_binding_reports_its_members() -> anyhow::Result<()> {
-    let cancel = CancellationToken::new();
-    let config = Config {
-        karmada_api: true,
-        ..Config::new("127.0.0.1:0".parse()?, Backend::Memory)
-    };
-    let running = server::start(config, cancel.clone()).await?;
-    let client = Client::try_from(kube::Config::new(running.url().parse()?))?;
-    create(&client, "namespaces", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "karmada-es-member1"}}))
-        .await?;
-    create(
-        &client,
-        "namespaces",
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}),
-    )
-    .await?;
-    let status_run = tokio::spawn(status::controller::run(client.clone(), cancel.clone()));
-    create(&client, "clusterresourcebindings", json!({
+    let fed = federation().await?;
+    let client = fed.client.clone();
+    create_namespace(&client, "karmada-es-member1").await?;
+    create_namespace(&client, "team-a").await?;
+    let status_run = tokio::spawn(status::controller::run(client.clone(), fed.cancel.clone()));
+    create(&client, json!({
         "apiVersion": "work.karmada.io/v1alpha2", "kind": "ClusterResourceBinding",
         "metadata": {"name": "team-a-namespace", "labels": {"clusterresourcebinding.karmada.io/permanent-id": "crb-ns"}},
         "spec": {
@@ -307,7 +216,7 @@ async fn a_cluster_resource_binding_reports_its_members() -> anyhow::Result<()> 
     }))
     .await?;
     // The Work as the binding controller would write it, already applied by the member.
-    create(&client, "works", json!({
+    create(&client, json!({
         "apiVersion": "work.karmada.io/v1alpha1", "kind": "Work",
         "metadata": {
             "name": "team-a", "namespace": "karmada-es-member1",
@@ -353,8 +262,8 @@ async fn a_cluster_resource_binding_reports_its_members() -> anyhow::Result<()> 
     })
     .await?;
 
-    cancel.cancel();
+    fed.cancel.cancel();
     status_run.await?;
-    running.wait().await;
+    fed.running.wait().await;
     Ok(())
 }

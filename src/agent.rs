@@ -1,0 +1,100 @@
+//! `karmada agent`: the pull-mode agent of one member cluster. It registers the Cluster with
+//! the federation, renews its heartbeat and status, and applies the Works of the cluster's
+//! execution namespace to the member.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use karmada_agents::agent::{cluster, execution};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The member cluster's name in the federation.
+    #[arg(long)]
+    cluster: String,
+    /// Kubeconfig of the federation apiserver.
+    #[arg(long)]
+    karmada_kubeconfig: PathBuf,
+    /// Kubeconfig of the member cluster this agent serves.
+    #[arg(long)]
+    member_kubeconfig: PathBuf,
+    #[arg(long)]
+    region: Option<String>,
+    #[arg(long)]
+    zone: Option<String>,
+    #[arg(long)]
+    provider: Option<String>,
+    /// Labels for the Cluster object, as `key=value[,key=value...]`.
+    #[arg(long, value_delimiter = ',')]
+    labels: Vec<String>,
+    /// How long the federation waits for a heartbeat before it calls the agent gone.
+    #[arg(long, default_value_t = 10)]
+    lease_duration_seconds: u64,
+    /// How often the heartbeat Lease is renewed.
+    #[arg(long, default_value_t = 2)]
+    heartbeat_seconds: u64,
+    /// How often the member is probed and the Cluster's status refreshed.
+    #[arg(long, default_value_t = 10)]
+    status_seconds: u64,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    if args.heartbeat_seconds == 0 || args.heartbeat_seconds >= args.lease_duration_seconds {
+        bail!(
+            "--heartbeat-seconds ({}) must be at least 1 and below --lease-duration-seconds ({})",
+            args.heartbeat_seconds,
+            args.lease_duration_seconds
+        );
+    }
+    let federation = crate::kubeconfig::client(&args.karmada_kubeconfig).await?;
+    let member = crate::kubeconfig::client(&args.member_kubeconfig).await?;
+    let endpoint = crate::kubeconfig::server(&args.member_kubeconfig)?;
+    let mut registration = cluster::Registration::new(&args.cluster, endpoint);
+    registration.region = args.region;
+    registration.zone = args.zone;
+    registration.provider = args.provider;
+    registration.labels = parse_labels(&args.labels)?;
+    registration.lease_duration = Duration::from_secs(args.lease_duration_seconds);
+    registration.lease_renew_period = Duration::from_secs(args.heartbeat_seconds);
+    registration.status_period = Duration::from_secs(args.status_seconds.max(1));
+
+    let cancel = crate::shutdown_signal();
+    tracing::info!(cluster = %args.cluster, "agent ready");
+    let works = execution::Config::new(federation.clone(), member.clone(), &args.cluster);
+    let (registered, executed) = tokio::join!(
+        cluster::run(federation, member, registration, cancel.clone()),
+        execution::run(works, cancel.clone()),
+    );
+    // Whichever part stopped first for good takes the other down with it.
+    cancel.cancel();
+    registered.context("cluster registration and status stopped")?;
+    executed.context("applying Works stopped")?;
+    Ok(())
+}
+
+fn parse_labels(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+            _ => bail!("label {pair:?} is not key=value"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_parse_as_key_value_pairs() {
+        let got = parse_labels(&["env=prod".into(), "tier=".into()]).unwrap();
+        assert_eq!(got["env"], "prod");
+        assert_eq!(got["tier"], "");
+        assert!(parse_labels(&["novalue".into()]).is_err());
+        assert!(parse_labels(&["=x".into()]).is_err());
+    }
+}
