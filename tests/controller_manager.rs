@@ -3,10 +3,10 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use support::apiserver::{ApiServer, Store};
+use support::component::Component;
 use support::kubectl::Kubectl;
 use support::poll;
 
@@ -16,29 +16,11 @@ metadata: {name: member1}
 spec: {syncMode: Pull, region: us-east}
 ";
 
-/// The controller-manager process, killed when the test ends however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn clusters_get_execution_namespaces_from_the_controller_manager() -> anyhow::Result<()> {
     let server = ApiServer::start(Store::Memory)?;
-    let _manager = Running(
-        Command::new(env!("CARGO_BIN_EXE_karmada"))
-            .arg("controller-manager")
-            .arg("--kubeconfig")
-            .arg(server.kubeconfig())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
+    let kubeconfig = server.kubeconfig().to_string_lossy().into_owned();
+    let _manager = Component::start(&["controller-manager", "--kubeconfig", &kubeconfig])?;
     let k = Kubectl::new(&server)?;
     k.ok_stdin(&["apply", "-f", "-"], CLUSTER)?;
     poll::until("karmada-es-member1", Duration::from_secs(20), || {

@@ -140,7 +140,7 @@ impl Drop for ApiServer {
 }
 
 /// Copies every stderr line into `log` and forwards it on the returned channel until EOF.
-fn drain(stderr: ChildStderr, log: Arc<Mutex<Vec<String>>>) -> mpsc::Receiver<String> {
+pub fn drain(stderr: ChildStderr, log: Arc<Mutex<Vec<String>>>) -> mpsc::Receiver<String> {
     let (send, receive) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod apiserver;
+pub mod component;
 pub mod etcd;
 pub mod kubectl;
 pub mod poll;
