@@ -109,26 +109,34 @@ pub async fn run(client: Client, cancel: CancellationToken) {
     });
 
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(reflect_policies(
-        Api::<PropagationPolicy>::all(client.clone()),
-        policies_writer,
-        shared.clone(),
-    ));
-    tasks.spawn(reflect_policies(
-        Api::<ClusterPropagationPolicy>::all(client.clone()),
-        cluster_policies_writer,
-        shared.clone(),
-    ));
-    tasks.spawn(reflect_bindings(
-        Api::<ResourceBinding>::all(client.clone()),
-        bindings_writer,
-        shared.clone(),
-    ));
-    tasks.spawn(reflect_bindings(
-        Api::<ClusterResourceBinding>::all(client.clone()),
-        cluster_bindings_writer,
-        shared.clone(),
-    ));
+    let reflectors = {
+        let shared = shared.clone();
+        async move {
+            tokio::join!(
+                reflect(
+                    Api::<PropagationPolicy>::all(client.clone()),
+                    policies_writer,
+                    announce_policy_change(&shared),
+                ),
+                reflect(
+                    Api::<ClusterPropagationPolicy>::all(client.clone()),
+                    cluster_policies_writer,
+                    announce_policy_change(&shared),
+                ),
+                reflect(
+                    Api::<ResourceBinding>::all(client.clone()),
+                    bindings_writer,
+                    recreate_deleted(&shared),
+                ),
+                reflect(
+                    Api::<ClusterResourceBinding>::all(client),
+                    cluster_bindings_writer,
+                    recreate_deleted(&shared),
+                ),
+            );
+        }
+    };
+    tasks.spawn(reflectors);
 
     // A template examined before the policies are known would look unclaimed, or claimed by a
     // policy that seems gone, and lose its claim.
@@ -148,9 +156,13 @@ pub async fn run(client: Client, cancel: CancellationToken) {
     tasks.abort_all();
 }
 
-/// Mirrors a policy kind into its store and announces every change.
-async fn reflect_policies<K>(api: Api<K>, writer: reflector::store::Writer<K>, shared: Arc<Shared>)
-where
+/// Mirrors one kind into its store and hands every watch event, once the store holds it, to
+/// `react`.
+async fn reflect<K>(
+    api: Api<K>,
+    writer: reflector::store::Writer<K>,
+    react: impl Fn(&watcher::Event<K>),
+) where
     K: Resource<DynamicType = ()>
         + Clone
         + std::fmt::Debug
@@ -162,57 +174,44 @@ where
     watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
-        .touched_objects()
         .for_each(|event| {
-            if let Err(e) = &event {
-                tracing::debug!(error = %e, "policy watch interrupted; resuming");
+            match &event {
+                Ok(event) => react(event),
+                Err(e) => tracing::debug!(error = %e, "watch interrupted; resuming"),
             }
-            // No receivers simply means no kind is being watched yet.
-            let _ = shared.policy_changes.send(());
             futures::future::ready(())
         })
         .await;
 }
 
-/// Mirrors a binding kind into its store; a deleted binding sends its template back to the
-/// detector, which recreates the binding if the template is still claimed.
-async fn reflect_bindings<K>(api: Api<K>, writer: reflector::store::Writer<K>, shared: Arc<Shared>)
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
-    watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .for_each(|event| {
-            match event {
-                Ok(watcher::Event::Delete(binding)) => {
-                    let meta = binding.meta();
-                    if let Some(owner) = meta
-                        .owner_references
-                        .iter()
-                        .flatten()
-                        .find(|o| o.controller == Some(true))
-                    {
-                        shared.kinds.trigger(
-                            &owner.api_version,
-                            &owner.kind,
-                            meta.namespace.as_deref(),
-                            &owner.name,
-                        );
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => tracing::debug!(error = %e, "binding watch interrupted; resuming"),
-            }
-            futures::future::ready(())
-        })
-        .await;
+/// Any policy change sends every template back to the detector.
+fn announce_policy_change<K>(shared: &Shared) -> impl Fn(&watcher::Event<K>) + '_ {
+    // No receivers simply means no kind is being watched yet.
+    |_| drop(shared.policy_changes.send(()))
+}
+
+/// A deleted binding sends its template back to the detector, which recreates the binding if
+/// the template is still claimed.
+fn recreate_deleted<K: Resource>(shared: &Shared) -> impl Fn(&watcher::Event<K>) + '_ {
+    |event| {
+        let watcher::Event::Delete(binding) = event else {
+            return;
+        };
+        let meta = binding.meta();
+        if let Some(owner) = meta
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true))
+        {
+            shared.kinds.trigger(
+                &owner.api_version,
+                &owner.kind,
+                meta.namespace.as_deref(),
+                &owner.name,
+            );
+        }
+    }
 }
 
 /// The binding store's key for a template's binding.
