@@ -30,7 +30,10 @@ pub fn server(path: &Path) -> anyhow::Result<String> {
         .and_then(|c| c.context.as_ref())
         .map(|c| c.cluster.clone())
         .with_context(|| {
-            format!("kubeconfig {}: context {context_name} is missing", path.display())
+            format!(
+                "kubeconfig {}: context {context_name} is missing",
+                path.display()
+            )
         })?;
     kubeconfig
         .clusters
@@ -39,6 +42,9 @@ pub fn server(path: &Path) -> anyhow::Result<String> {
         .and_then(|c| c.cluster.as_ref())
         .and_then(|c| c.server.clone())
         .with_context(|| {
-            format!("kubeconfig {}: cluster {cluster_name} has no server", path.display())
+            format!(
+                "kubeconfig {}: cluster {cluster_name} has no server",
+                path.display()
+            )
         })
 }

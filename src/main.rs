@@ -7,6 +7,7 @@ mod bench;
 mod controller_manager;
 mod kubeconfig;
 mod member;
+mod scheduler;
 
 use clap::{Parser, Subcommand};
 
@@ -41,6 +42,8 @@ enum Command {
     ControllerManager(controller_manager::Args),
     /// Run one member cluster: apiserver, controllers, scheduler and simulated nodes.
     Member(Box<member::Args>),
+    /// Run the cross-cluster scheduler: places bindings' replicas on member clusters.
+    Scheduler(scheduler::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,6 +59,7 @@ fn main() -> anyhow::Result<()> {
             Command::Bench(args) => bench::run(args).await,
             Command::ControllerManager(args) => controller_manager::run(args).await,
             Command::Member(args) => member::run(*args).await,
+            Command::Scheduler(args) => scheduler::run(args).await,
         }
     })
 }

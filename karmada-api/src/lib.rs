@@ -34,9 +34,9 @@ pub mod crds;
 pub mod mcs;
 pub mod names;
 pub mod policy;
-pub mod tolerations;
 #[cfg(test)]
 pub(crate) mod structural;
+pub mod tolerations;
 pub mod validation;
 pub mod work;
 

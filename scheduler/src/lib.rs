@@ -16,6 +16,7 @@ use karmada_api::work::binding::{ResourceBindingSpec, TargetCluster};
 mod affinity;
 pub mod assign;
 pub mod available;
+pub mod driver;
 pub mod filter;
 pub mod score;
 pub mod spread;

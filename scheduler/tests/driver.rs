@@ -1,0 +1,368 @@
+//! The scheduler driver against an in-process federation apiserver: bindings get their
+//! clusters, follow placement and replica changes, keep what runs when nothing fits, and
+//! Duplicated bindings pick up new clusters.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use karmada_api::cluster::Cluster;
+use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding, TargetCluster};
+use karmada_apiserver::server::{self, Backend, Config};
+use karmada_scheduler::driver;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// Polls `check` every 50 ms until it yields `Ok(value)`, failing after 20 s with what it last
+/// reported through `Err`.
+async fn until<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Result<T, String>>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let last = match check().await? {
+            Ok(value) => return Ok(value),
+            Err(seen) => seen,
+        };
+        if Instant::now() > deadline {
+            bail!("timed out waiting for {what}; last saw {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn from<T: DeserializeOwned>(value: Value) -> anyhow::Result<T> {
+    Ok(serde_json::from_value(value)?)
+}
+
+/// Creates a cluster with `labels` that serves Deployments and ClusterRoles and has room for
+/// 100 pods; the status goes through its subresource, as the cluster status controller
+/// writes it.
+async fn cluster(client: &Client, name: &str, labels: Value) -> anyhow::Result<()> {
+    let api: Api<Cluster> = Api::all(client.clone());
+    let cluster = from(json!({
+        "apiVersion": "cluster.karmada.io/v1alpha1", "kind": "Cluster",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"syncMode": "Push"},
+    }))?;
+    api.create(&PostParams::default(), &cluster).await?;
+    let status = json!({"status": {
+        "apiEnablements": [
+            {"groupVersion": "apps/v1", "resources": [{"name": "deployments", "kind": "Deployment"}]},
+            {"groupVersion": "rbac.authorization.k8s.io/v1",
+             "resources": [{"name": "clusterroles", "kind": "ClusterRole"}]},
+        ],
+        "resourceSummary": {"allocatable": {"pods": "100", "cpu": "10", "memory": "20Gi"}},
+    }});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    Ok(())
+}
+
+/// A federation with member1 (tier=web), member2 and member3 (tier=web), namespace `shop`,
+/// and the scheduler running until the returned token is cancelled.
+async fn federation() -> anyhow::Result<(server::Running, Client, CancellationToken)> {
+    let cancel = CancellationToken::new();
+    let config = Config {
+        karmada_api: true,
+        ..Config::new("127.0.0.1:0".parse()?, Backend::Memory)
+    };
+    let running = server::start(config, cancel.clone()).await?;
+    let client = Client::try_from(kube::Config::new(running.url().parse()?))?;
+    for (name, labels) in [
+        ("member1", json!({"tier": "web"})),
+        ("member2", json!({})),
+        ("member3", json!({"tier": "web"})),
+    ] {
+        cluster(&client, name, labels).await?;
+    }
+    let shop: Namespace = from(json!({"metadata": {"name": "shop"}}))?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &shop)
+        .await?;
+    tokio::spawn(driver::run(client.clone(), cancel.child_token()));
+    Ok((running, client, cancel))
+}
+
+/// A binding of Deployment shop/`name` with `replicas` and `placement`.
+fn deployment_binding(
+    name: &str,
+    replicas: i32,
+    placement: &Value,
+) -> anyhow::Result<ResourceBinding> {
+    from(json!({
+        "apiVersion": "work.karmada.io/v1alpha2", "kind": "ResourceBinding",
+        "metadata": {"name": format!("{name}-deployment"), "namespace": "shop"},
+        "spec": {
+            "resource": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop",
+                         "name": name, "uid": format!("uid-{name}")},
+            "replicas": replicas,
+            "placement": placement,
+        },
+    }))
+}
+
+/// Static 1:1 weights over member1 and member2, limited to `names`.
+fn weighted(names: &[&str]) -> Value {
+    json!({
+        "clusterAffinity": {"clusterNames": names},
+        "replicaScheduling": {
+            "replicaSchedulingType": "Divided",
+            "replicaDivisionPreference": "Weighted",
+            "weightPreference": {"staticWeightList": [
+                {"targetCluster": {"clusterNames": ["member1"]}, "weight": 1},
+                {"targetCluster": {"clusterNames": ["member2"]}, "weight": 1},
+            ]},
+        },
+    })
+}
+
+fn targets(clusters: &[TargetCluster]) -> Vec<(String, i32)> {
+    let mut seen: Vec<(String, i32)> = clusters
+        .iter()
+        .map(|c| (c.name.clone(), c.replicas.unwrap_or(0)))
+        .collect();
+    seen.sort();
+    seen
+}
+
+fn scheduled_condition(binding: &ResourceBinding) -> Option<Condition> {
+    binding
+        .status
+        .as_ref()?
+        .condition(karmada_api::work::binding::SCHEDULED_CONDITION)
+        .cloned()
+}
+
+/// Waits until the binding is scheduled onto `want` for its current generation.
+async fn placed(
+    api: &Api<ResourceBinding>,
+    name: &str,
+    want: &[(&str, i32)],
+) -> anyhow::Result<ResourceBinding> {
+    let want: Vec<(String, i32)> = want.iter().map(|(n, r)| (n.to_string(), *r)).collect();
+    until(&format!("{name} scheduled onto {want:?}"), || async {
+        let binding = api.get(name).await?;
+        let seen = targets(&binding.spec.clusters);
+        let condition = scheduled_condition(&binding);
+        let observed = binding
+            .status
+            .as_ref()
+            .and_then(|s| s.scheduler_observed_generation);
+        let settled = seen == want
+            && condition
+                .as_ref()
+                .is_some_and(|c| c.status == "True" && c.reason == "Success")
+            && observed == binding.metadata.generation;
+        Ok(if settled {
+            Ok(binding)
+        } else {
+            Err(format!(
+                "{seen:?}, {condition:?}, observed generation {observed:?}"
+            ))
+        })
+    })
+    .await
+}
+
+#[tokio::test]
+async fn divided_bindings_follow_placement_and_replica_changes_and_keep_running_when_nothing_fits()
+-> anyhow::Result<()> {
+    let (_running, client, cancel) = federation().await?;
+    let api: Api<ResourceBinding> = Api::namespaced(client.clone(), "shop");
+    let name = "nginx-deployment";
+    let binding = deployment_binding("nginx", 2, &weighted(&["member1", "member2"]))?;
+    api.create(&PostParams::default(), &binding).await?;
+
+    let first = placed(&api, name, &[("member1", 1), ("member2", 1)]).await?;
+    let scheduled = scheduled_condition(&first).context("a Scheduled condition")?;
+    assert_eq!(
+        scheduled.message,
+        "Binding has been scheduled successfully."
+    );
+    assert!(
+        first
+            .status
+            .as_ref()
+            .and_then(|s| s.last_scheduled_time.as_ref())
+            .is_some()
+    );
+    let applied = first
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(driver::decide::APPLIED_PLACEMENT_ANNOTATION));
+    assert_eq!(
+        applied
+            .map(|a| serde_json::from_str::<Value>(a))
+            .transpose()?,
+        Some(weighted(&["member1", "member2"])),
+        "the applied placement is recorded"
+    );
+
+    // Another controller's condition survives every status write of the scheduler.
+    let fully_applied = json!({"status": {"conditions": [
+        scheduled,
+        {"type": "FullyApplied", "status": "True", "reason": "FullyAppliedSuccess",
+         "message": "All works have been successfully applied", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+    ]}});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&fully_applied))
+        .await?;
+
+    let scale = json!({"spec": {"replicas": 4}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&scale))
+        .await?;
+    placed(&api, name, &[("member1", 2), ("member2", 2)]).await?;
+
+    let narrow = json!({"spec": {"placement": weighted(&["member1"])}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&narrow))
+        .await?;
+    let narrowed = placed(&api, name, &[("member1", 4)]).await?;
+    let since = scheduled_condition(&narrowed)
+        .context("Scheduled")?
+        .last_transition_time;
+
+    let impossible = json!({"spec": {"placement": {
+        // A merge patch: drop the names so only the selector is left.
+        "clusterAffinity": {"clusterNames": null, "labelSelector": {"matchLabels": {"tier": "gpu"}}},
+    }}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&impossible))
+        .await?;
+    let failed = until("Scheduled False with NoClusterFit", || async {
+        let binding = api.get(name).await?;
+        let condition = scheduled_condition(&binding);
+        Ok(match &condition {
+            Some(c) if c.status == "False" => Ok(binding),
+            _ => Err(format!("{condition:?}")),
+        })
+    })
+    .await?;
+    let condition = scheduled_condition(&failed).context("Scheduled")?;
+    assert_eq!(condition.reason, "NoClusterFit");
+    assert!(
+        condition.message.starts_with("0/3 clusters are available"),
+        "{}",
+        condition.message
+    );
+    assert!(condition.last_transition_time.0 >= since.0);
+    assert_eq!(
+        targets(&failed.spec.clusters),
+        [("member1".to_string(), 4)],
+        "what runs keeps running"
+    );
+    let status = failed.status.as_ref().context("status")?;
+    assert!(
+        status.condition("FullyApplied").is_some(),
+        "the scheduler keeps other conditions: {:?}",
+        status.conditions
+    );
+    assert!(
+        status.scheduler_observed_generation < failed.metadata.generation,
+        "a failed cycle does not claim the generation"
+    );
+
+    // Both the binding and the Deployment tell what happened.
+    let events: Api<Event> = Api::namespaced(client.clone(), "shop");
+    until(
+        "schedule events on the binding and the Deployment",
+        || async {
+            let list = events.list(&ListParams::default()).await?;
+            let about = |kind: &str, reason: &str| {
+                list.items.iter().any(|e| {
+                    e.reason.as_deref() == Some(reason)
+                        && e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some(kind)
+                })
+            };
+            let seen = [
+                about("ResourceBinding", "ScheduleBindingSucceed"),
+                about("Deployment", "ScheduleBindingSucceed"),
+                about("ResourceBinding", "ScheduleBindingFailed"),
+                about("Deployment", "ScheduleBindingFailed"),
+            ];
+            Ok(if seen.iter().all(|s| *s) {
+                Ok(())
+            } else {
+                Err(format!("{seen:?}"))
+            })
+        },
+    )
+    .await?;
+
+    // Once a cluster matches, the binding schedules again without any edit to it.
+    let relabel = json!({"metadata": {"labels": {"tier": "gpu"}}});
+    Api::<Cluster>::all(client.clone())
+        .patch("member2", &PatchParams::default(), &Patch::Merge(&relabel))
+        .await?;
+    placed(&api, name, &[("member2", 4)]).await?;
+    cancel.cancel();
+    Ok(())
+}
+
+#[tokio::test]
+async fn duplicated_bindings_pick_up_new_matching_clusters() -> anyhow::Result<()> {
+    let (_running, client, cancel) = federation().await?;
+    let api: Api<ResourceBinding> = Api::namespaced(client.clone(), "shop");
+    let placement = json!({"clusterAffinity": {"labelSelector": {"matchLabels": {"tier": "web"}}}});
+    let binding = deployment_binding("web", 3, &placement)?;
+    api.create(&PostParams::default(), &binding).await?;
+    placed(&api, "web-deployment", &[("member1", 3), ("member3", 3)]).await?;
+
+    cluster(&client, "member4", json!({"tier": "web"})).await?;
+    placed(
+        &api,
+        "web-deployment",
+        &[("member1", 3), ("member3", 3), ("member4", 3)],
+    )
+    .await?;
+    cancel.cancel();
+    Ok(())
+}
+
+#[tokio::test]
+async fn cluster_resource_bindings_are_scheduled_too() -> anyhow::Result<()> {
+    let (_running, client, cancel) = federation().await?;
+    let api: Api<ClusterResourceBinding> = Api::all(client.clone());
+    let binding: ClusterResourceBinding = from(json!({
+        "apiVersion": "work.karmada.io/v1alpha2", "kind": "ClusterResourceBinding",
+        "metadata": {"name": "reader-clusterrole"},
+        "spec": {
+            "resource": {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                         "name": "reader", "uid": "uid-reader"},
+            "placement": {"clusterAffinity": {"clusterNames": ["member2", "member3"]}},
+        },
+    }))?;
+    api.create(&PostParams::default(), &binding).await?;
+    until(
+        "the ClusterRole scheduled onto member2 and member3",
+        || async {
+            let binding = api.get("reader-clusterrole").await?;
+            let mut names: Vec<String> = binding
+                .spec
+                .clusters
+                .iter()
+                .map(|c| c.name.clone())
+                .collect();
+            names.sort();
+            let scheduled = binding
+                .status
+                .as_ref()
+                .and_then(|s| s.condition("Scheduled"))
+                .is_some_and(|c| c.status == "True");
+            Ok(if names == ["member2", "member3"] && scheduled {
+                Ok(())
+            } else {
+                Err(format!("{names:?}, scheduled: {scheduled}"))
+            })
+        },
+    )
+    .await?;
+    cancel.cancel();
+    Ok(())
+}
