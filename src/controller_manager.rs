@@ -2,25 +2,35 @@
 //! reached through a kubeconfig.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use karmada_propagation::{binding, detector, execution_namespace, namespace_sync, status};
+use karmada_propagation::{
+    binding, cluster_health, dependencies, detector, execution_namespace, namespace_sync, status,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Kubeconfig of the federation apiserver (its current context is used).
     #[arg(long)]
     kubeconfig: PathBuf,
+    /// How long a pull cluster's agent may miss its heartbeat before the cluster's Ready
+    /// condition turns Unknown (and it is tainted unreachable).
+    #[arg(long, default_value_t = cluster_health::DEFAULT_GRACE_PERIOD.as_secs())]
+    cluster_monitor_grace_period_seconds: u64,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let client = crate::kubeconfig::client(&args.kubeconfig).await?;
     let cancel = crate::shutdown_signal();
     tracing::info!("controller-manager ready");
+    let grace = Duration::from_secs(args.cluster_monitor_grace_period_seconds.max(1));
     tokio::join!(
         execution_namespace::run(client.clone(), cancel.clone()),
+        cluster_health::run(client.clone(), grace, cancel.clone()),
         namespace_sync::run(client.clone(), cancel.clone()),
         detector::controller::run(client.clone(), cancel.clone()),
         binding::controller::run(client.clone(), cancel.clone()),
+        dependencies::run(client.clone(), cancel.clone()),
         status::controller::run(client, cancel),
     );
     Ok(())

@@ -7,8 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::apiserver::{ApiServer, Store};
-use support::component::Component;
+use support::federation::{Federation, Member};
 use support::kubectl::Kubectl;
 use support::poll;
 
@@ -16,40 +15,6 @@ const NGINX: &str = include_str!("../samples/karmada/nginx/deployment.yaml");
 const POLICY: &str = include_str!("../samples/karmada/nginx/propagationpolicy.yaml");
 const OVERRIDES: &str = include_str!("../samples/karmada/nginx/overridepolicy.yaml");
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// A member cluster with its agent.
-struct Member {
-    _server: ApiServer,
-    agent: Component,
-    kubectl: Kubectl,
-    _data: tempfile::TempDir,
-}
-
-fn member(name: &str, federation: &ApiServer) -> anyhow::Result<Member> {
-    let data = tempfile::tempdir()?;
-    let server = ApiServer::start_command(
-        &["member", "--name", name, "--nodes", "2"],
-        Store::Embedded(data.path()),
-    )?;
-    let agent = Component::start(&[
-        "agent",
-        "--cluster",
-        name,
-        "--karmada-kubeconfig",
-        &federation.kubeconfig().to_string_lossy(),
-        "--member-kubeconfig",
-        &server.kubeconfig().to_string_lossy(),
-        "--status-seconds",
-        "1",
-    ])?;
-    let kubectl = Kubectl::new(&server)?;
-    Ok(Member {
-        _server: server,
-        agent,
-        kubectl,
-        _data: data,
-    })
-}
 
 /// `kubectl get deploy nginx` columns NAME READY ... as "READY", or an error text.
 fn ready_column(k: &Kubectl) -> Result<String, String> {
@@ -62,26 +27,12 @@ fn ready_column(k: &Kubectl) -> Result<String, String> {
 #[test]
 fn karmadas_nginx_sample_spreads_overrides_aggregates_and_follows_the_policy() -> anyhow::Result<()>
 {
-    let federation = ApiServer::start(Store::Memory)?;
-    let kubeconfig = federation.kubeconfig().to_string_lossy().into_owned();
-    let manager = Component::start(&["controller-manager", "--kubeconfig", &kubeconfig])?;
-    let scheduler = Component::start(&["scheduler", "--kubeconfig", &kubeconfig])?;
-    let member1 = member("member1", &federation)?;
-    let member2 = member("member2", &federation)?;
+    let federation = Federation::start(&[])?;
+    let member1 = Member::start("member1", &federation)?;
+    let member2 = Member::start("member2", &federation)?;
     let members = [&member1, &member2];
-    let k = Kubectl::new(&federation)?;
+    let k = &federation.kubectl;
 
-    let logs = || {
-        let mut all = format!(
-            "--- controller-manager\n{}\n--- scheduler\n{}\n",
-            manager.log(),
-            scheduler.log()
-        );
-        for (name, m) in ["member1", "member2"].iter().zip(members) {
-            all.push_str(&format!("--- {name} agent\n{}\n", m.agent.log()));
-        }
-        all
-    };
     let run = || -> anyhow::Result<()> {
         poll::until("both clusters Ready", DEADLINE, || {
             let out = k.ok(&["get", "clusters"]).map_err(|e| e.to_string())?;
@@ -137,7 +88,7 @@ fn karmadas_nginx_sample_spreads_overrides_aggregates_and_follows_the_policy() -
             "member2's override leaked into member1: {member1_labels}"
         );
         poll::until("READY 2/2 on the federation", DEADLINE, || {
-            let ready = ready_column(&k)?;
+            let ready = ready_column(k)?;
             if ready == "2/2" { Ok(()) } else { Err(ready) }
         })?;
 
@@ -196,5 +147,5 @@ fn karmadas_nginx_sample_spreads_overrides_aggregates_and_follows_the_policy() -
         }
         Ok(())
     };
-    run().map_err(|e| anyhow::anyhow!("{e:#}\n{}", logs()))
+    run().map_err(|e| anyhow::anyhow!("{e:#}\n{}", federation.logs(&members)))
 }

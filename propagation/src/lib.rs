@@ -4,6 +4,8 @@
 //! through kube-rs.
 
 pub mod binding;
+pub mod cluster_health;
+pub mod dependencies;
 pub mod detector;
 pub mod execution_namespace;
 pub mod namespace_sync;

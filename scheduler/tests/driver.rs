@@ -2,15 +2,16 @@
 //! clusters, follow placement and replica changes, keep what runs when nothing fits, and
 //! Duplicated bindings pick up new clusters.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use karmada_api::cluster::Cluster;
 use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding, TargetCluster};
-use karmada_apiserver::server::{self, Backend, Config};
+use karmada_apiserver::server;
+use karmada_runtime::testing;
 use karmada_scheduler::driver;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -18,25 +19,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-/// Polls `check` every 50 ms until it yields `Ok(value)`, failing after 20 s with what it last
-/// reported through `Err`.
-async fn until<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Result<T, String>>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let last = match check().await? {
-            Ok(value) => return Ok(value),
-            Err(seen) => seen,
-        };
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}; last saw {last}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+/// How long a test waits for a state before failing.
+const DEADLINE: Duration = Duration::from_secs(20);
 
 fn from<T: DeserializeOwned>(value: Value) -> anyhow::Result<T> {
     Ok(serde_json::from_value(value)?)
@@ -69,13 +53,11 @@ async fn cluster(client: &Client, name: &str, labels: Value) -> anyhow::Result<(
 /// A federation with member1 (tier=web), member2 and member3 (tier=web), namespace `shop`,
 /// and the scheduler running until the returned token is cancelled.
 async fn federation() -> anyhow::Result<(server::Running, Client, CancellationToken)> {
-    let cancel = CancellationToken::new();
-    let config = Config {
-        karmada_api: true,
-        ..Config::new("127.0.0.1:0".parse()?, Backend::Memory)
-    };
-    let running = server::start(config, cancel.clone()).await?;
-    let client = Client::try_from(kube::Config::new(running.url().parse()?))?;
+    let testing::Apiserver {
+        running,
+        client,
+        cancel,
+    } = testing::federation().await?;
     for (name, labels) in [
         ("member1", json!({"tier": "web"})),
         ("member2", json!({})),
@@ -148,27 +130,31 @@ async fn placed(
     want: &[(&str, i32)],
 ) -> anyhow::Result<ResourceBinding> {
     let want: Vec<(String, i32)> = want.iter().map(|(n, r)| (n.to_string(), *r)).collect();
-    until(&format!("{name} scheduled onto {want:?}"), || async {
-        let binding = api.get(name).await?;
-        let seen = targets(&binding.spec.clusters);
-        let condition = scheduled_condition(&binding);
-        let observed = binding
-            .status
-            .as_ref()
-            .and_then(|s| s.scheduler_observed_generation);
-        let settled = seen == want
-            && condition
+    testing::until(
+        &format!("{name} scheduled onto {want:?}"),
+        DEADLINE,
+        || async {
+            let binding = api.get(name).await?;
+            let seen = targets(&binding.spec.clusters);
+            let condition = scheduled_condition(&binding);
+            let observed = binding
+                .status
                 .as_ref()
-                .is_some_and(|c| c.status == "True" && c.reason == "Success")
-            && observed == binding.metadata.generation;
-        Ok(if settled {
-            Ok(binding)
-        } else {
-            Err(format!(
-                "{seen:?}, {condition:?}, observed generation {observed:?}"
-            ))
-        })
-    })
+                .and_then(|s| s.scheduler_observed_generation);
+            let settled = seen == want
+                && condition
+                    .as_ref()
+                    .is_some_and(|c| c.status == "True" && c.reason == "Success")
+                && observed == binding.metadata.generation;
+            Ok(if settled {
+                Ok(binding)
+            } else {
+                Err(format!(
+                    "{seen:?}, {condition:?}, observed generation {observed:?}"
+                ))
+            })
+        },
+    )
     .await
 }
 
@@ -235,7 +221,7 @@ async fn divided_bindings_follow_placement_and_replica_changes_and_keep_running_
     }}});
     api.patch(name, &PatchParams::default(), &Patch::Merge(&impossible))
         .await?;
-    let failed = until("Scheduled False with NoClusterFit", || async {
+    let failed = testing::until("Scheduled False with NoClusterFit", DEADLINE, || async {
         let binding = api.get(name).await?;
         let condition = scheduled_condition(&binding);
         Ok(match &condition {
@@ -270,8 +256,9 @@ async fn divided_bindings_follow_placement_and_replica_changes_and_keep_running_
 
     // Both the binding and the Deployment tell what happened.
     let events: Api<Event> = Api::namespaced(client.clone(), "shop");
-    until(
+    testing::until(
         "schedule events on the binding and the Deployment",
+        DEADLINE,
         || async {
             let list = events.list(&ListParams::default()).await?;
             let about = |kind: &str, reason: &str| {
@@ -339,8 +326,9 @@ async fn cluster_resource_bindings_are_scheduled_too() -> anyhow::Result<()> {
         },
     }))?;
     api.create(&PostParams::default(), &binding).await?;
-    until(
+    testing::until(
         "the ClusterRole scheduled onto member2 and member3",
+        DEADLINE,
         || async {
             let binding = api.get("reader-clusterrole").await?;
             let mut names: Vec<String> = binding

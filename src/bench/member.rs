@@ -208,7 +208,7 @@ fn spawn_member(params: &Params, dir: &Path) -> anyhow::Result<Child> {
 }
 
 /// Waits for the member's kubeconfig and builds a client from it.
-async fn connect(
+pub(super) async fn connect(
     member: &mut Child,
     kubeconfig: &Path,
     timeout: Duration,

@@ -6,6 +6,7 @@ mod driver;
 mod fanout;
 mod machine;
 mod member;
+mod propagation;
 mod report;
 mod workload;
 
@@ -24,12 +25,17 @@ enum Command {
     /// Deployments' pods take to be scheduled, run and turn Ready, and the member's CPU and
     /// memory.
     Member(member::Args),
+    /// A whole federation of member clusters with agents: how long Deployments take to reach
+    /// every member and to show all replicas Ready on the federation, and each component's
+    /// CPU and peak memory.
+    Propagation(propagation::Args),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Apiserver(args) => apiserver::run(args).await,
         Command::Member(args) => member::run(args).await,
+        Command::Propagation(args) => propagation::run(args).await,
     }
 }
 

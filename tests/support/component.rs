@@ -33,6 +33,12 @@ impl Component {
         Ok(Component { child, log })
     }
 
+    /// Ends the component with SIGKILL, as a crash would; stopping twice does nothing more.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Everything the component logged so far.
     pub fn log(&self) -> String {
         self.log
@@ -44,7 +50,6 @@ impl Component {
 
 impl Drop for Component {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }

@@ -6,5 +6,6 @@
 pub mod apiserver;
 pub mod component;
 pub mod etcd;
+pub mod federation;
 pub mod kubectl;
 pub mod poll;

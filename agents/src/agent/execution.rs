@@ -12,14 +12,14 @@ mod resources;
 mod status;
 mod triggers;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use karmada_api::work::work::Work;
 use karmada_propagation::binding::EXECUTION_CONTROLLER_FINALIZER;
+use karmada_runtime::Backoff;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::watcher;
@@ -137,8 +137,8 @@ struct Context {
     namespace: String,
     resources: Resources,
     triggers: Triggers,
-    /// Consecutive failures per Work, for the retry backoff.
-    failures: Mutex<HashMap<String, u32>>,
+    /// Consecutive failures per Work, for the retry delay.
+    backoff: Backoff,
 }
 
 /// Applies the Works of `config.cluster` until `cancel` fires, then waits for in-flight
@@ -163,7 +163,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), Error>
         cluster: config.cluster,
         namespace,
         triggers,
-        failures: Mutex::new(HashMap::new()),
+        backoff: Backoff::new(RETRY_MIN, RETRY_MAX),
     });
     let shutdown = cancel.clone();
     Controller::new(works, watcher::Config::default())
@@ -188,7 +188,7 @@ async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Error> 
         sync(&work, &ctx).await
     };
     if result.is_ok() {
-        ctx.failures_lock().remove(&work.name_any());
+        ctx.backoff.succeeded(&work.name_any());
     }
     result
 }
@@ -332,29 +332,9 @@ async fn finalize(work: &Work, ctx: &Context) -> Result<Action, Error> {
 #[allow(clippy::needless_pass_by_value)]
 fn error_policy(work: Arc<Work>, error: &Error, ctx: Arc<Context>) -> Action {
     let name = work.name_any();
-    let attempts = {
-        let mut failures = ctx.failures_lock();
-        let count = failures.entry(name.clone()).or_default();
-        *count = count.saturating_add(1);
-        *count
-    };
-    let delay = retry_delay(attempts);
+    let delay = ctx.backoff.failed(&name);
     tracing::warn!(work = %name, cluster = %ctx.cluster, %error, retry_in = ?delay, "cannot sync Work");
     Action::requeue(delay)
-}
-
-fn retry_delay(attempts: u32) -> Duration {
-    let factor = 1u32 << attempts.saturating_sub(1).min(16);
-    RETRY_MIN.saturating_mul(factor).min(RETRY_MAX)
-}
-
-impl Context {
-    fn failures_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
-        // Single-call updates keep the map consistent even if a holder panicked.
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
 }
 
 /// The member's own explanation of a failed request (its Status message), which is what a
@@ -363,24 +343,5 @@ fn member_message(error: &kube::Error) -> String {
     match error {
         kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
         other => other.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_delay_doubles_up_to_the_cap() {
-        let cases = [
-            (1, Duration::from_millis(250)),
-            (2, Duration::from_millis(500)),
-            (3, Duration::from_secs(1)),
-            (9, Duration::from_secs(60)),
-            (u32::MAX, Duration::from_secs(60)),
-        ];
-        for (attempts, want) in cases {
-            assert_eq!(retry_delay(attempts), want, "{attempts}");
-        }
     }
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 use futures::{StreamExt, future};
 use k8s_openapi::api::core::v1::{Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use karmada_runtime::events::{self, Report};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -192,16 +193,14 @@ pub async fn record<K: Resource<DynamicType = ()>>(
     reason: &str,
     note: String,
 ) {
-    let event = Event {
+    // Member controllers report the reason as the action too.
+    let report = Report {
         type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: reason.into(),
-        secondary: None,
+        action: reason,
+        reason,
+        note: &note,
     };
-    if let Err(e) = recorder.publish(&event, &object.object_ref(&())).await {
-        tracing::debug!(error = %e, object = %object.name_any(), reason, "could not record event");
-    }
+    events::record(recorder, [&object.object_ref(&())], report).await;
 }
 
 /// Records one Event per note of a pass: (whether it warns, reason, message).

@@ -4,18 +4,18 @@
 
 mod events;
 mod object;
-mod retry;
 mod triggers;
 mod works;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use karmada_api::cluster::Cluster;
 use karmada_api::policy::overrides::{ClusterOverridePolicy, OverridePolicy};
 use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding};
 use karmada_api::work::work::Work;
+use karmada_runtime::Backoff;
+use karmada_runtime::controller::{drain, reconciled, requeue_failed};
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{EventType, Recorder, Reporter};
@@ -30,7 +30,6 @@ use crate::resources::{self, Resources};
 
 pub(crate) use self::events::{Regarding, record};
 pub use self::object::BindingObject;
-pub(crate) use self::retry::Backoff;
 pub(crate) use self::triggers::{changes, fingerprint, work_status};
 
 /// Event reason: the binding's Works were written.
@@ -41,6 +40,8 @@ pub const SYNC_WORK_FAILED_REASON: &str = "SyncWorkFailed";
 pub const CLEANUP_WORK_FAILED_REASON: &str = "CleanupWorkFailed";
 
 const CONTROLLER_NAME: &str = "binding-controller";
+/// What its logs call this controller.
+const LOG_NAME: &str = "binding controller";
 /// The action events of this controller report.
 const SYNC_ACTION: &str = "SyncWork";
 /// How soon a deleted binding whose Works are still terminating is looked at again (their
@@ -133,38 +134,35 @@ async fn controller<K: BindingObject>(ctx: Arc<Context>, cancel: CancellationTok
     let controller = Controller::for_stream(bindings, reader);
     let (same_namespace, every) = (controller.store(), controller.store());
     let every_too = every.clone();
-    controller
-        .watches_stream(
-            changes(Api::<Work>::all(client.clone()), triggers::work_content),
-            |work| K::owner_of(&work),
-        )
-        .watches(
-            Api::<OverridePolicy>::all(client.clone()),
-            watcher::Config::default(),
-            move |policy| in_namespace(&same_namespace, policy.namespace().as_deref()),
-        )
-        .watches(
-            Api::<ClusterOverridePolicy>::all(client.clone()),
-            watcher::Config::default(),
-            move |_| all(&every),
-        )
-        .watches_stream(
-            changes(Api::<Cluster>::all(client), triggers::cluster_selection),
-            move |_| all(&every_too),
-        )
-        .graceful_shutdown_on(async move { cancel.cancelled().await })
-        .run(
-            reconcile::<K>,
-            |binding, error, ctx| error_policy(&*binding, error, &ctx),
-            ctx,
-        )
-        .for_each(|result| async move {
-            // Reconcile errors were logged by the error policy.
-            if let Err(error) = result {
-                tracing::debug!(%error, "binding controller event");
-            }
-        })
-        .await;
+    drain(
+        controller
+            .watches_stream(
+                changes(Api::<Work>::all(client.clone()), triggers::work_content),
+                |work| K::owner_of(&work),
+            )
+            .watches(
+                Api::<OverridePolicy>::all(client.clone()),
+                watcher::Config::default(),
+                move |policy| in_namespace(&same_namespace, policy.namespace().as_deref()),
+            )
+            .watches(
+                Api::<ClusterOverridePolicy>::all(client.clone()),
+                watcher::Config::default(),
+                move |_| all(&every),
+            )
+            .watches_stream(
+                changes(Api::<Cluster>::all(client), triggers::cluster_selection),
+                move |_| all(&every_too),
+            )
+            .graceful_shutdown_on(async move { cancel.cancelled().await })
+            .run(
+                reconcile::<K>,
+                |binding, error, ctx| requeue_failed(&ctx.backoff, LOG_NAME, &*binding, error),
+                ctx,
+            ),
+        LOG_NAME,
+    )
+    .await;
 }
 
 /// What the Works are rendered from, on the binding itself: spec (generation), labels, and
@@ -195,23 +193,13 @@ fn in_namespace<K: BindingObject>(store: &Store<K>, namespace: Option<&str>) -> 
         .collect()
 }
 
-fn key<K: BindingObject>(binding: &K) -> String {
-    ObjectRef::from_obj(binding).to_string()
-}
-
-fn error_policy<K: BindingObject>(binding: &K, error: &Error, ctx: &Context) -> Action {
-    let delay = ctx.backoff.failed(&key(binding));
-    tracing::warn!(%error, retry_in = ?delay, "binding controller: reconcile failed");
-    Action::requeue(delay)
-}
-
 async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let action = if binding.meta().deletion_timestamp.is_some() {
         cleanup(&*binding, &ctx).await?
     } else {
         sync(&*binding, &ctx).await?
     };
-    ctx.backoff.succeeded(&key(&*binding));
+    reconciled(&ctx.backoff, &*binding);
     Ok(action)
 }
 

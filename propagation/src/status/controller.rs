@@ -7,21 +7,21 @@ mod template;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use karmada_api::EXECUTION_NAMESPACE_PREFIX;
 use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding};
 use karmada_api::work::work::Work;
+use karmada_runtime::Backoff;
+use karmada_runtime::controller::{drain, reconciled, requeue_failed};
 use kube::api::PostParams;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{EventType, Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use self::template::WithoutStatus;
-use crate::binding::controller::{Backoff, BindingObject, Regarding, changes, record, work_status};
+use crate::binding::controller::{BindingObject, Regarding, changes, record, work_status};
 use crate::resources::Resources;
 use crate::status::{MemberWork, aggregated_status, binding_conditions, existing_clusters};
 
@@ -31,6 +31,8 @@ pub const AGGREGATE_STATUS_SUCCEED_REASON: &str = "AggregateStatusSucceed";
 pub const AGGREGATE_STATUS_FAILED_REASON: &str = "AggregateStatusFailed";
 
 const CONTROLLER_NAME: &str = "binding-status-controller";
+/// What its logs call this controller.
+const LOG_NAME: &str = "binding status controller";
 /// The action events of this controller report.
 const AGGREGATE_ACTION: &str = "AggregateStatus";
 const RETRY_FIRST: Duration = Duration::from_millis(500);
@@ -85,33 +87,20 @@ pub async fn run(client: Client, cancel: CancellationToken) {
 
 async fn controller<K: BindingObject>(ctx: Arc<Context>, cancel: CancellationToken) {
     let client = ctx.client.clone();
-    Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
-        .watches_stream(changes(Api::<Work>::all(client), work_status), |work| {
-            K::owner_of(&work)
-        })
-        .graceful_shutdown_on(async move { cancel.cancelled().await })
-        .run(
-            reconcile::<K>,
-            |binding, error, ctx| error_policy(&*binding, error, &ctx),
-            ctx,
-        )
-        .for_each(|result| async move {
-            // Reconcile errors were logged by the error policy.
-            if let Err(error) = result {
-                tracing::debug!(%error, "binding status controller event");
-            }
-        })
-        .await;
-}
-
-fn key<K: BindingObject>(binding: &K) -> String {
-    ObjectRef::from_obj(binding).to_string()
-}
-
-fn error_policy<K: BindingObject>(binding: &K, error: &Error, ctx: &Context) -> Action {
-    let delay = ctx.backoff.failed(&key(binding));
-    tracing::warn!(%error, retry_in = ?delay, "binding status controller: reconcile failed");
-    Action::requeue(delay)
+    drain(
+        Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
+            .watches_stream(changes(Api::<Work>::all(client), work_status), |work| {
+                K::owner_of(&work)
+            })
+            .graceful_shutdown_on(async move { cancel.cancelled().await })
+            .run(
+                reconcile::<K>,
+                |binding, error, ctx| requeue_failed(&ctx.backoff, LOG_NAME, &*binding, error),
+                ctx,
+            ),
+        LOG_NAME,
+    )
+    .await;
 }
 
 async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -191,7 +180,7 @@ async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Resu
             return Err(error);
         }
     }
-    ctx.backoff.succeeded(&key(&*binding));
+    reconciled(&ctx.backoff, &*binding);
     Ok(Action::await_change())
 }
 

@@ -1,64 +1,34 @@
 //! Shared fixtures for the federation controllers' integration tests.
 
 // Each test binary uses a different subset of these fixtures.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::bail;
 use karmada_api::work::work::Work;
-use karmada_apiserver::server::{self, Backend, Config, Running};
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{self, Scope};
 use kube::{Api, Client, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 /// An in-memory federation apiserver (serving the Karmada API) and a client for it.
-pub struct Federation {
-    pub running: Running,
-    pub client: Client,
-    /// Cancelling it stops the apiserver and every controller started with a child of it.
-    pub cancel: CancellationToken,
-}
+pub use karmada_runtime::testing::{Apiserver as Federation, federation};
 
-pub async fn federation() -> anyhow::Result<Federation> {
-    let cancel = CancellationToken::new();
-    let config = Config {
-        karmada_api: true,
-        ..Config::new("127.0.0.1:0".parse()?, Backend::Memory)
-    };
-    let running = server::start(config, cancel.clone()).await?;
-    let client = Client::try_from(kube::Config::new(running.url().parse()?))?;
-    Ok(Federation {
-        running,
-        client,
-        cancel,
-    })
-}
+/// How long a test waits for a state before failing.
+const DEADLINE: Duration = Duration::from_secs(20);
 
-/// Polls `check` every 50 ms until it yields `Ok(value)`, failing after 20 s with what it last
+/// Polls `check` until it yields `Ok(value)`, failing after [`DEADLINE`] with what it last
 /// reported through `Err`.
-pub async fn until<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
+pub async fn until<T, F, Fut>(what: &str, check: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Result<T, String>>>,
 {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let last = match check().await? {
-            Ok(value) => return Ok(value),
-            Err(seen) => seen,
-        };
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}; last saw {last}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    karmada_runtime::testing::until(what, DEADLINE, check).await
 }
 
 /// Parses a YAML document into a typed object.

@@ -3,7 +3,8 @@
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use karmada_api::work::binding::{ResourceBindingSpec, TargetCluster};
-use kube::runtime::events::{Event, EventType, Recorder};
+use karmada_runtime::events::{self, Report};
+use kube::runtime::events::{EventType, Recorder};
 
 /// Event reason: a cycle placed the binding.
 pub const SCHEDULE_SUCCEED_REASON: &str = "ScheduleBindingSucceed";
@@ -14,15 +15,7 @@ const ACTION: &str = "Schedule";
 
 /// A reference to the binding's resource template, from `spec.resource`.
 pub fn template_reference(spec: &ResourceBindingSpec) -> ObjectReference {
-    let r = &spec.resource;
-    ObjectReference {
-        api_version: Some(r.api_version.clone()),
-        kind: Some(r.kind.clone()),
-        namespace: r.namespace.clone(),
-        name: Some(r.name.clone()),
-        uid: r.uid.clone(),
-        ..Default::default()
-    }
+    events::template_reference(&spec.resource)
 }
 
 /// The note of a success event: the result as `member1:1, member2:1`.
@@ -47,41 +40,19 @@ pub async fn publish(
     reason: &str,
     note: &str,
 ) {
-    let event = Event {
+    let report = Report {
         type_,
-        reason: reason.to_string(),
-        note: Some(note.to_string()),
-        action: ACTION.to_string(),
-        secondary: None,
+        action: ACTION,
+        reason,
+        note,
     };
-    for regarding in [binding, template] {
-        if let Err(error) = recorder.publish(&event, regarding).await {
-            tracing::debug!(%error, reason, "cannot record event");
-        }
-    }
+    events::record(recorder, [binding, template], report).await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn the_template_reference_names_the_bound_resource() {
-        let spec: ResourceBindingSpec = serde_json::from_value(json!({
-            "resource": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop",
-                         "name": "nginx", "uid": "u-1", "resourceVersion": "7"},
-        }))
-        .unwrap();
-        let reference = template_reference(&spec);
-        assert_eq!(reference.api_version.as_deref(), Some("apps/v1"));
-        assert_eq!(reference.kind.as_deref(), Some("Deployment"));
-        assert_eq!(reference.namespace.as_deref(), Some("shop"));
-        assert_eq!(reference.name.as_deref(), Some("nginx"));
-        assert_eq!(reference.uid.as_deref(), Some("u-1"));
-        // The binding's copy of the template version is not the template's identity.
-        assert_eq!(reference.resource_version, None);
-    }
 
     #[test]
     fn success_notes_list_each_cluster_with_its_replicas() {

@@ -7,9 +7,10 @@ use std::time::Duration;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use karmada_api::policy::propagation::{ClusterPropagationPolicy, PropagationPolicy};
 use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding};
+use karmada_runtime::events::{self, Report};
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use serde_json::Value;
 
@@ -347,15 +348,12 @@ async fn record(
     reason: &str,
     note: String,
 ) {
-    let event = Event {
+    let report = Report {
         type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: "ApplyPolicy".into(),
-        secondary: None,
+        action: "ApplyPolicy",
+        reason,
+        note: &note,
     };
     let reference = object.object_ref(&context.resource);
-    if let Err(e) = context.shared.recorder.publish(&event, &reference).await {
-        tracing::debug!(error = %e, "could not record event");
-    }
+    events::record(&context.shared.recorder, [&reference], report).await;
 }

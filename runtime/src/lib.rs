@@ -1,0 +1,9 @@
+//! Controller plumbing shared by the federation's controllers, the scheduler and the agent.
+
+pub mod backoff;
+pub mod controller;
+pub mod events;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use backoff::Backoff;

@@ -1,0 +1,538 @@
+//! `karmada bench propagation`: a whole federation as child processes (federation apiserver,
+//! controller-manager, scheduler, N members each with its agent), M Deployments propagated to
+//! every member; reports per-Deployment latency to exist in every member and to show all
+//! replicas Ready on the federation, throughput, and each component's CPU and peak memory.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use karmada_api::cluster::Cluster;
+use kube::api::{ListParams, PostParams};
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client, ResourceExt};
+use serde::Serialize;
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+use super::machine::{self, Machine};
+use super::member::connect;
+use super::report::{Percentiles, percentiles};
+
+const NAMESPACE: &str = "bench";
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Member clusters, each with its agent [default: 3; 2 with --quick].
+    #[arg(long)]
+    members: Option<usize>,
+    /// Deployments to propagate, one replica in every member [default: 100; 5 with --quick].
+    #[arg(long)]
+    workloads: Option<usize>,
+    /// Simulated nodes per member.
+    #[arg(long, default_value_t = 2)]
+    nodes_per_member: usize,
+    /// Give up when not everything is Ready after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout_seconds: u64,
+    /// Tiny sizes for a smoke run in CI; explicit sizes still win.
+    #[arg(long)]
+    quick: bool,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// The sizes a run used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Params {
+    pub members: usize,
+    pub workloads: usize,
+    pub nodes_per_member: usize,
+}
+
+impl Args {
+    fn params(&self) -> anyhow::Result<Params> {
+        let pick = |explicit: Option<usize>, full: usize, quick: usize| {
+            explicit.unwrap_or(if self.quick { quick } else { full })
+        };
+        let params = Params {
+            members: pick(self.members, 3, 2),
+            workloads: pick(self.workloads, 100, 5),
+            nodes_per_member: self.nodes_per_member,
+        };
+        for (flag, value) in [
+            ("--members", params.members),
+            ("--workloads", params.workloads),
+            ("--nodes-per-member", params.nodes_per_member),
+        ] {
+            ensure!(value >= 1, "{flag} must be at least 1");
+        }
+        Ok(params)
+    }
+}
+
+/// One step every Deployment goes through.
+#[derive(Debug, Clone, Serialize)]
+pub struct Milestone {
+    pub step: &'static str,
+    /// From the first Deployment created to the last one reaching the step.
+    pub seconds: f64,
+    pub workloads_per_sec: f64,
+    /// Per Deployment, from its creation to reaching the step.
+    pub latency_ms: Percentiles,
+}
+
+/// CPU time and memory of one component process over the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Footprint {
+    pub component: String,
+    pub peak_rss_bytes: Option<u64>,
+    pub cpu_seconds: Option<f64>,
+}
+
+/// The JSON document written to `--out`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub benchmark: &'static str,
+    pub machine: Machine,
+    pub params: Params,
+    /// From starting the processes to every cluster Ready in the federation.
+    pub federation_ready_seconds: f64,
+    pub milestones: Vec<Milestone>,
+    pub footprints: Vec<Footprint>,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let params = args.params()?;
+    let machine = Machine::probe();
+    if machine.build == "debug" {
+        eprintln!("bench: this is a debug build; measure with `cargo build --release`");
+    }
+    eprintln!("bench: {params:?}");
+    let dir = tempfile::tempdir().context("cannot create a data directory")?;
+    let interrupted = crate::shutdown_signal();
+    let timeout = Duration::from_secs(args.timeout_seconds);
+    let report = tokio::select! {
+        report = bench(&params, dir.path(), timeout, machine) => report?,
+        () = interrupted.cancelled() => bail!("interrupted"),
+    };
+    print!("{}", table(&report));
+    if let Some(path) = &args.out {
+        let json = serde_json::to_vec_pretty(&report).context("cannot encode the report")?;
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("bench: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// The child processes of the run, by component name; killed when dropped.
+struct Processes(Vec<(String, Child)>);
+
+impl Processes {
+    fn spawn(&mut self, component: &str, args: &[&str]) -> anyhow::Result<&mut Child> {
+        let exe = std::env::current_exe().context("cannot find the karmada binary")?;
+        let child = Command::new(exe)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {component}"))?;
+        self.0.push((component.to_string(), child));
+        Ok(&mut self.0.last_mut().expect("just pushed").1)
+    }
+
+    fn footprints(&self) -> Vec<Footprint> {
+        self.0
+            .iter()
+            .map(|(component, child)| {
+                let pid = child.id();
+                Footprint {
+                    component: component.clone(),
+                    peak_rss_bytes: pid.and_then(machine::peak_rss_bytes),
+                    cpu_seconds: pid.and_then(machine::cpu_seconds),
+                }
+            })
+            .collect()
+    }
+}
+
+async fn bench(
+    params: &Params,
+    dir: &Path,
+    timeout: Duration,
+    machine: Machine,
+) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let mut processes = Processes(Vec::new());
+    let federation_dir = dir.join("federation");
+    let federation = processes.spawn(
+        "apiserver",
+        &[
+            "apiserver",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            &path(&federation_dir),
+        ],
+    )?;
+    let kubeconfig = federation_dir.join("kubeconfig");
+    let client = connect(federation, &kubeconfig, timeout).await?;
+    let kubeconfig = path(&kubeconfig);
+    processes.spawn(
+        "controller-manager",
+        &["controller-manager", "--kubeconfig", &kubeconfig],
+    )?;
+    processes.spawn("scheduler", &["scheduler", "--kubeconfig", &kubeconfig])?;
+    let nodes = params.nodes_per_member.to_string();
+    let mut members = Vec::new();
+    for i in 1..=params.members {
+        let name = format!("member{i}");
+        let member_dir = dir.join(&name);
+        let member = processes.spawn(
+            &name,
+            &[
+                "member",
+                "--name",
+                &name,
+                "--listen",
+                "127.0.0.1:0",
+                "--nodes",
+                &nodes,
+                "--data-dir",
+                &path(&member_dir),
+            ],
+        )?;
+        let member_kubeconfig = member_dir.join("kubeconfig");
+        members.push(connect(member, &member_kubeconfig, timeout).await?);
+        processes.spawn(
+            &format!("agent {name}"),
+            &[
+                "agent",
+                "--cluster",
+                &name,
+                "--karmada-kubeconfig",
+                &kubeconfig,
+                "--member-kubeconfig",
+                &path(&member_kubeconfig),
+            ],
+        )?;
+    }
+    let deadline = started + timeout;
+    wait_for_clusters(&client, params.members, deadline).await?;
+    prepare(&client, &members, deadline).await?;
+    let federation_ready = started.elapsed();
+    eprintln!(
+        "bench: federation ready after {:.1}s",
+        federation_ready.as_secs_f64()
+    );
+
+    let t0 = Instant::now();
+    let mut trackers = tokio::task::JoinSet::new();
+    for member in &members {
+        let api: Api<Deployment> = Api::namespaced(member.clone(), NAMESPACE);
+        trackers.spawn(first_seen(api, params.workloads, deadline));
+    }
+    let ready = tokio::spawn(all_ready(
+        Api::namespaced(client.clone(), NAMESPACE),
+        params.workloads,
+        params.members,
+        deadline,
+    ));
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
+    let mut created = HashMap::new();
+    for i in 0..params.workloads {
+        let name = format!("bench-{i}");
+        created.insert(name.clone(), Instant::now());
+        deployments
+            .create(&PostParams::default(), &deployment(&name))
+            .await
+            .with_context(|| format!("cannot create deployment {name}"))?;
+    }
+    // Per Deployment, when the last member got it.
+    let mut everywhere: HashMap<String, Instant> = HashMap::new();
+    while let Some(seen) = trackers.join_next().await {
+        for (name, at) in seen.context("a member tracker panicked")?? {
+            let entry = everywhere.entry(name).or_insert(at);
+            *entry = (*entry).max(at);
+        }
+    }
+    let ready = ready.await.context("the readiness tracker panicked")??;
+    let milestones = vec![
+        milestone("in every member", t0, &created, &everywhere),
+        milestone("Ready on federation", t0, &created, &ready),
+    ];
+    Ok(Report {
+        benchmark: "propagation",
+        machine,
+        params: *params,
+        federation_ready_seconds: federation_ready.as_secs_f64(),
+        milestones,
+        footprints: processes.footprints(),
+    })
+}
+
+fn path(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+async fn wait_for_clusters(client: &Client, want: usize, deadline: Instant) -> anyhow::Result<()> {
+    let api: Api<Cluster> = Api::all(client.clone());
+    loop {
+        let ready = api
+            .list(&ListParams::default())
+            .await?
+            .items
+            .iter()
+            .filter(|c| c.is_ready())
+            .count();
+        if ready >= want {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "only {ready} of {want} clusters turned Ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Creates the bench namespace and the policy, and waits until namespace sync made the
+/// namespace in every member, so the measurement starts from a settled federation.
+async fn prepare(client: &Client, members: &[Client], deadline: Instant) -> anyhow::Result<()> {
+    Api::<Namespace>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))?,
+        )
+        .await
+        .context("cannot create the bench namespace")?;
+    let policy = json!({
+        "apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
+        "metadata": {"name": "bench", "namespace": NAMESPACE},
+        "spec": {
+            "resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment"}],
+            "placement": {"replicaScheduling": {"replicaSchedulingType": "Duplicated"}},
+        },
+    });
+    let policies: Api<karmada_api::policy::propagation::PropagationPolicy> =
+        Api::namespaced(client.clone(), NAMESPACE);
+    policies
+        .create(&PostParams::default(), &serde_json::from_value(policy)?)
+        .await
+        .context("cannot create the bench policy")?;
+    for member in members {
+        let api: Api<Namespace> = Api::all(member.clone());
+        while api.get_opt(NAMESPACE).await?.is_none() {
+            ensure!(
+                Instant::now() < deadline,
+                "namespace {NAMESPACE} never reached a member"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+fn deployment(name: &str) -> Deployment {
+    serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{
+                    "name": "app",
+                    "image": "registry.k8s.io/pause:3.10",
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                }]},
+            },
+        },
+    }))
+    .expect("the bench deployment is valid")
+}
+
+/// When each of `target` Deployments was first seen in one member.
+async fn first_seen(
+    api: Api<Deployment>,
+    target: usize,
+    deadline: Instant,
+) -> anyhow::Result<HashMap<String, Instant>> {
+    let mut seen = HashMap::new();
+    let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
+    while seen.len() < target {
+        let event = next(&mut events, deadline, || {
+            format!("{}/{target} Deployments in a member", seen.len())
+        })
+        .await?;
+        if let Event::Apply(d) | Event::InitApply(d) = event {
+            seen.entry(d.name_any()).or_insert_with(Instant::now);
+        }
+    }
+    Ok(seen)
+}
+
+/// When each of `target` federation Deployments showed a ready replica from every member.
+async fn all_ready(
+    api: Api<Deployment>,
+    target: usize,
+    members: usize,
+    deadline: Instant,
+) -> anyhow::Result<HashMap<String, Instant>> {
+    let mut ready: HashMap<String, Instant> = HashMap::new();
+    let mut waiting: HashSet<String> = HashSet::new();
+    let mut last_report = Instant::now();
+    let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
+    while ready.len() < target {
+        let event = next(&mut events, deadline, || {
+            format!("{}/{target} Deployments Ready", ready.len())
+        })
+        .await?;
+        if let Event::Apply(d) | Event::InitApply(d) = event {
+            let count = d
+                .status
+                .as_ref()
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0);
+            // Duplicated: every member runs the one replica, and the federation sums them.
+            if usize::try_from(count).unwrap_or(0) >= members {
+                waiting.remove(&d.name_any());
+                ready.entry(d.name_any()).or_insert_with(Instant::now);
+            } else {
+                waiting.insert(d.name_any());
+            }
+        }
+        if last_report.elapsed() >= PROGRESS_EVERY {
+            eprintln!(
+                "bench: {}/{target} Deployments Ready on the federation",
+                ready.len()
+            );
+            last_report = Instant::now();
+        }
+    }
+    Ok(ready)
+}
+
+async fn next<S, T>(
+    events: &mut S,
+    deadline: Instant,
+    progress: impl Fn() -> String,
+) -> anyhow::Result<Event<T>>
+where
+    S: futures::Stream<Item = Result<Event<T>, watcher::Error>> + Unpin,
+{
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    tokio::time::timeout(remaining, events.try_next())
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out with {}", progress()))?
+        .context("a watch failed")?
+        .context("a watch ended")
+}
+
+fn milestone(
+    step: &'static str,
+    t0: Instant,
+    created: &HashMap<String, Instant>,
+    reached: &HashMap<String, Instant>,
+) -> Milestone {
+    let latencies: Vec<Duration> = reached
+        .iter()
+        .filter_map(|(name, at)| Some(at.saturating_duration_since(*created.get(name)?)))
+        .collect();
+    let last = reached
+        .values()
+        .max()
+        .map_or(Duration::ZERO, |at| at.saturating_duration_since(t0));
+    let seconds = last.as_secs_f64();
+    Milestone {
+        step,
+        seconds,
+        workloads_per_sec: if seconds > 0.0 {
+            reached.len() as f64 / seconds
+        } else {
+            0.0
+        },
+        latency_ms: percentiles(&latencies),
+    }
+}
+
+fn table(report: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let p = report.params;
+    let _ = writeln!(
+        out,
+        "propagation: {} Deployments to {} members ({} nodes each); federation ready in {:.1}s",
+        p.workloads, p.members, p.nodes_per_member, report.federation_ready_seconds
+    );
+    let _ = writeln!(
+        out,
+        "{:<20} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10}",
+        "step", "all at s", "per s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    );
+    for m in &report.milestones {
+        let l = m.latency_ms;
+        let _ = writeln!(
+            out,
+            "{:<20} {:>9.2} {:>9.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+            m.step, m.seconds, m.workloads_per_sec, l.p50, l.p90, l.p99, l.max
+        );
+    }
+    let _ = writeln!(out, "{:<20} {:>12} {:>9}", "component", "peak rss", "cpu s");
+    for f in &report.footprints {
+        let rss = f
+            .peak_rss_bytes
+            .map_or("?".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
+        let cpu = f.cpu_seconds.map_or("?".into(), |s| format!("{s:.2}"));
+        let _ = writeln!(out, "{:<20} {:>12} {:>9}", f.component, rss, cpu);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(argv: &[&str]) -> anyhow::Result<Params> {
+        super::super::parse::<Args>(argv)?.params()
+    }
+
+    #[test]
+    fn sizes_default_shrink_with_quick_and_are_checked() {
+        let p = params(&[]).unwrap();
+        assert_eq!((p.members, p.workloads, p.nodes_per_member), (3, 100, 2));
+        let p = params(&["--quick"]).unwrap();
+        assert_eq!((p.members, p.workloads), (2, 5));
+        let p = params(&["--quick", "--members", "1", "--workloads", "100"]).unwrap();
+        assert_eq!((p.members, p.workloads), (1, 100));
+        assert!(params(&["--members", "0"]).is_err());
+    }
+
+    #[test]
+    fn milestones_measure_from_each_creation() {
+        let t0 = Instant::now();
+        let created: HashMap<String, Instant> = [
+            ("a".to_string(), t0),
+            ("b".to_string(), t0 + Duration::from_millis(100)),
+        ]
+        .into();
+        let reached: HashMap<String, Instant> = [
+            ("a".to_string(), t0 + Duration::from_millis(50)),
+            ("b".to_string(), t0 + Duration::from_millis(400)),
+        ]
+        .into();
+        let m = milestone("x", t0, &created, &reached);
+        assert_eq!(m.latency_ms.max, 300.0);
+        assert_eq!(m.latency_ms.p50, 50.0);
+        assert!((m.seconds - 0.4).abs() < 1e-9);
+    }
+}
