@@ -20,31 +20,7 @@ const OPERATIONS: [&str; 9] = [
 
 #[test]
 fn quick_embedded_run_reports_every_operation() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let out = dir.path().join("tmp.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_karmada"))
-        .args([
-            "bench",
-            "apiserver",
-            "--quick",
-            "--backend",
-            "embedded",
-            "--out",
-        ])
-        .arg(&out)
-        .current_dir(dir.path())
-        .output()
-        .context("cannot run the karmada binary")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "bench failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        output.status
-    );
-
-    let report: Value =
-        serde_json::from_slice(&std::fs::read(&out).context("the --out file is missing")?)?;
+    let (stdout, report) = run_bench(&["apiserver", "--quick", "--backend", "embedded"])?;
     let results = report["results"]
         .as_array()
         .context("the report has no results")?;
@@ -90,30 +66,7 @@ fn quick_embedded_run_reports_every_operation() -> anyhow::Result<()> {
 
 #[test]
 fn quick_member_run_times_every_pod_step() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let out = dir.path().join("member.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_karmada"))
-        .args([
-            "bench",
-            "member",
-            "--quick",
-            "--timeout-seconds",
-            "120",
-            "--out",
-        ])
-        .arg(&out)
-        .current_dir(dir.path())
-        .output()
-        .context("cannot run the karmada binary")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "bench failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value =
-        serde_json::from_slice(&std::fs::read(&out).context("the --out file is missing")?)?;
+    let (stdout, report) = run_bench(&["member", "--quick", "--timeout-seconds", "120"])?;
     assert_eq!(report["params"]["pods"], 40, "{report:#}");
     let milestones = report["milestones"]
         .as_array()
@@ -136,4 +89,74 @@ fn quick_member_run_times_every_pod_step() -> anyhow::Result<()> {
     assert!(report["member_peak_rss_bytes"].as_u64().unwrap_or(0) > 0);
     assert!(report["member_cpu_seconds"].as_f64().is_some());
     Ok(())
+}
+
+#[test]
+fn quick_propagation_run_times_every_workload_and_component() -> anyhow::Result<()> {
+    let (stdout, report) = run_bench(&["propagation", "--quick", "--timeout-seconds", "120"])?;
+    assert_eq!(report["params"]["workloads"], 5, "{report:#}");
+    let steps: Vec<&str> = report["milestones"]
+        .as_array()
+        .context("the report has no milestones")?
+        .iter()
+        .filter_map(|m| m["step"].as_str())
+        .collect();
+    assert_eq!(steps, ["in every member", "Ready on federation"]);
+    for m in report["milestones"].as_array().into_iter().flatten() {
+        assert!(
+            m["workloads_per_sec"].as_f64().unwrap_or(0.0) > 0.0,
+            "{m:#}"
+        );
+        assert!(
+            m["latency_ms"]["max"].as_f64().unwrap_or(0.0) > 0.0,
+            "{m:#}"
+        );
+    }
+    let components: Vec<&str> = report["footprints"]
+        .as_array()
+        .context("the report has no footprints")?
+        .iter()
+        .filter_map(|f| f["component"].as_str())
+        .collect();
+    for component in [
+        "apiserver",
+        "controller-manager",
+        "scheduler",
+        "member1",
+        "agent member2",
+    ] {
+        assert!(
+            components.contains(&component),
+            "{component} missing: {components:?}"
+        );
+        assert!(
+            stdout.contains(component),
+            "the table has no {component} line:\n{stdout}"
+        );
+    }
+    Ok(())
+}
+
+/// Runs `karmada bench ARGS --out FILE` and returns its stdout and the JSON report.
+fn run_bench(args: &[&str]) -> anyhow::Result<(String, Value)> {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("report.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_karmada"))
+        .arg("bench")
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .current_dir(dir.path())
+        .output()
+        .context("cannot run the karmada binary")?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    anyhow::ensure!(
+        output.status.success(),
+        "bench failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report =
+        serde_json::from_slice(&std::fs::read(&out).context("the --out file is missing")?)?;
+    Ok((stdout, report))
 }
