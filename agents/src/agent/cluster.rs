@@ -180,6 +180,9 @@ pub async fn run(
     Ok(())
 }
 
+/// How soon a status write that failed is tried again.
+const STATUS_RETRY: Duration = Duration::from_millis(500);
+
 /// Collects and publishes the status every status period until `cancel`.
 async fn report(
     clusters: Api<Cluster>,
@@ -197,15 +200,15 @@ async fn report(
         }
         let observed = status::observe(&member, &caches, registration.request_timeout).await;
         let publish = status::publish(&clusters, &registration, &observed);
-        match tokio::time::timeout(registration.request_timeout, publish).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(cluster = %registration.name, error = %e, "cluster status not written; retrying");
-            }
-            Err(_) => {
-                tracing::warn!(cluster = %registration.name, "writing cluster status timed out; retrying");
-            }
-        }
+        let failure = match tokio::time::timeout(registration.request_timeout, publish).await {
+            Ok(Ok(_)) => continue,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "timed out".to_string(),
+        };
+        // A lost race with another writer of the Cluster (the federation stamps finalizers and
+        // taints on it) must not leave the status stale for a whole period.
+        tracing::debug!(cluster = %registration.name, error = %failure, "cluster status not written; retrying soon");
+        ticker.reset_after(STATUS_RETRY.min(registration.status_period));
     }
 }
 

@@ -37,6 +37,13 @@ impl Binding {
             Binding::Cluster(binding) => &binding.spec,
         }
     }
+
+    pub fn spec_mut(&mut self) -> &mut ResourceBindingSpec {
+        match self {
+            Binding::Namespaced(binding) => &mut binding.spec,
+            Binding::Cluster(binding) => &mut binding.spec,
+        }
+    }
 }
 
 /// What the caller looked up for [`binding_for`], keeping it free of IO.

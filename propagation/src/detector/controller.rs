@@ -82,6 +82,8 @@ struct Shared {
     kinds: Registry,
     /// Fires after any policy changed in the stores: every template is examined again.
     policy_changes: broadcast::Sender<()>,
+    /// Per binding, the fingerprint of the template specification it was last written from.
+    specifications: template::Specifications,
 }
 
 /// Runs the detector until `cancel` fires.
@@ -105,6 +107,7 @@ pub async fn run(client: Client, cancel: CancellationToken) {
         bindings,
         cluster_bindings,
         kinds: Registry::default(),
+        specifications: template::Specifications::default(),
         policy_changes,
     });
 

@@ -142,16 +142,25 @@ async fn examine(object: &DynamicObject, context: &KindContext) -> Result<Option
         what: what.clone(),
         source,
     })?;
+    let key = format!("{}/{name}", namespace.as_deref().unwrap_or_default());
+    let specification = specification(&template);
     let wrote = match existing {
         None => {
             create_binding(shared, &desired).await?;
             true
         }
         Some(existing) => {
-            let updated = refresh(&existing, &desired).map_err(|source| Error::Binding {
+            let mut updated = refresh(&existing, &desired).map_err(|source| Error::Binding {
                 what: what.clone(),
                 source,
             })?;
+            // A template change that touched only its status (or server bookkeeping) keeps the
+            // resourceVersion the binding recorded, as Karmada's detector ignores such updates:
+            // otherwise every status aggregation would ripple back into the binding and its Works.
+            if shared.specifications.unchanged(&key, specification) {
+                updated.spec_mut().resource.resource_version =
+                    existing.spec().resource.resource_version.clone();
+            }
             if updated == existing {
                 false
             } else {
@@ -160,7 +169,45 @@ async fn examine(object: &DynamicObject, context: &KindContext) -> Result<Option
             }
         }
     };
+    shared.specifications.record(key, specification);
     Ok(wrote.then(|| policy_name(policy)))
+}
+
+/// Fingerprints of the template specifications bindings were last written from, by binding.
+#[derive(Default)]
+pub(super) struct Specifications(std::sync::Mutex<std::collections::HashMap<String, u64>>);
+
+impl Specifications {
+    fn unchanged(&self, key: &str, fingerprint: u64) -> bool {
+        self.lock().get(key) == Some(&fingerprint)
+    }
+
+    fn record(&self, key: String, fingerprint: u64) {
+        self.lock().insert(key, fingerprint);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, u64>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A fingerprint of everything in the template but its status and what the server keeps for
+/// itself (resourceVersion, managedFields): what a binding must follow.
+fn specification(template: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut specification = template.clone();
+    if let Some(object) = specification.as_object_mut() {
+        object.remove("status");
+        if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.remove("resourceVersion");
+            metadata.remove("managedFields");
+        }
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    specification.to_string().hash(&mut hasher);
+    hasher.finish()
 }
 
 fn templates(context: &KindContext, namespace: Option<&str>) -> Api<DynamicObject> {
