@@ -5,13 +5,13 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use k8s_openapi::api::core::v1::ConfigMap;
 use karmada_apiserver::server::{self, Backend, Config};
 use kube::Api;
 use tokio_util::sync::CancellationToken;
 
-use super::machine::{self, Machine};
+use super::machine;
 use super::report::{self, BackendNotes, Params, Report, Row};
 use super::{ceiling, fanout, workload};
 use karmada_apiserver::storage::etcd::process::EtcdProcess;
@@ -114,32 +114,19 @@ impl Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let params = args.params()?;
     check_open_files(params.watchers)?;
-    let machine = Machine::probe();
-    if machine.build == "debug" {
-        eprintln!("bench: this is a debug build; measure with `cargo build --release`");
-    }
-    eprintln!("bench: {params:?}");
-    // On Ctrl-C, dropping the benchmark kills the private etcd and removes the data
-    // directories, which exiting from the signal would leave behind.
-    let interrupted = crate::shutdown_signal();
-    let (results, backends) = tokio::select! {
-        measured = bench_all(args.backend, &params) => measured?,
-        () = interrupted.cancelled() => bail!("interrupted"),
+    let machine = super::start(&params);
+    // On Ctrl-C, dropping the benchmark kills the private etcd.
+    let (results, backends) =
+        super::interruptible(Box::pin(bench_all(args.backend, &params))).await?;
+    let table = report::table(&results);
+    let report = Report {
+        benchmark: "apiserver",
+        machine,
+        params,
+        results,
+        backends,
     };
-    print!("{}", report::table(&results));
-    if let Some(path) = &args.out {
-        let report = Report {
-            benchmark: "apiserver",
-            machine,
-            params,
-            results,
-            backends,
-        };
-        let json = serde_json::to_vec_pretty(&report).context("cannot encode the report")?;
-        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("bench: wrote {}", path.display());
-    }
-    Ok(())
+    super::publish(&table, &report, args.out.as_deref())
 }
 
 async fn bench_all(which: Which, params: &Params) -> anyhow::Result<(Vec<Row>, Vec<BackendNotes>)> {

@@ -39,6 +39,42 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// The machine a benchmark runs on; warns when this is a debug build and says what is measured.
+fn start(params: &impl std::fmt::Debug) -> machine::Machine {
+    let machine = machine::Machine::probe();
+    if machine.build == "debug" {
+        eprintln!("bench: this is a debug build; measure with `cargo build --release`");
+    }
+    eprintln!("bench: {params:?}");
+    machine
+}
+
+/// Runs `bench` to its end or until Ctrl-C, which drops it: that stops the processes it started
+/// and removes its data directories, which exiting from the signal would leave behind.
+async fn interruptible<T>(bench: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let interrupted = crate::shutdown_signal();
+    tokio::select! {
+        result = bench => result,
+        () = interrupted.cancelled() => anyhow::bail!("interrupted"),
+    }
+}
+
+/// Prints the table and, when asked, writes the report as JSON.
+fn publish(
+    table: &str,
+    report: &impl serde::Serialize,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    print!("{table}");
+    if let Some(path) = out {
+        let json = serde_json::to_vec_pretty(report).context("cannot encode the report")?;
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("bench: wrote {}", path.display());
+    }
+    Ok(())
+}
+
 /// Parses a benchmark's flags as the command line would, for the tests of each benchmark.
 #[cfg(test)]
 fn parse<A: clap::Args>(argv: &[&str]) -> Result<A, clap::Error> {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
@@ -111,25 +111,11 @@ pub struct Report {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let params = args.params()?;
-    let machine = Machine::probe();
-    if machine.build == "debug" {
-        eprintln!("bench: this is a debug build; measure with `cargo build --release`");
-    }
-    eprintln!("bench: {params:?}");
+    let machine = super::start(&params);
     let dir = tempfile::tempdir().context("cannot create a data directory")?;
-    let interrupted = crate::shutdown_signal();
     let timeout = Duration::from_secs(args.timeout_seconds);
-    let report = tokio::select! {
-        report = bench(&params, dir.path(), timeout, machine) => report?,
-        () = interrupted.cancelled() => bail!("interrupted"),
-    };
-    print!("{}", table(&report));
-    if let Some(path) = &args.out {
-        let json = serde_json::to_vec_pretty(&report).context("cannot encode the report")?;
-        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("bench: wrote {}", path.display());
-    }
-    Ok(())
+    let report = super::interruptible(bench(&params, dir.path(), timeout, machine)).await?;
+    super::publish(&table(&report), &report, args.out.as_deref())
 }
 
 /// The child processes of the run, by component name; killed when dropped.
