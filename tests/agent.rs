@@ -22,16 +22,29 @@ spec:
 const GRACE_SECONDS: u64 = 3;
 const DEADLINE: Duration = Duration::from_secs(60);
 
-fn ready(k: &Kubectl) -> Result<String, String> {
-    k.ok(&[
-        "get",
-        "cluster",
-        "member1",
-        "-o",
-        r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#,
-    ])
-    .map_err(|e| e.to_string())
+/// Waits for member1's Ready condition to say `status`.
+fn until_ready_is(k: &Kubectl, status: &str) -> anyhow::Result<()> {
+    k.until_prints(
+        &format!("member1 Ready {status}"),
+        DEADLINE,
+        &[
+            "get",
+            "cluster",
+            "member1",
+            "-o",
+            r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#,
+        ],
+        status,
+    )
 }
+
+const IMAGE_ARGS: [&str; 5] = [
+    "get",
+    "deployment",
+    "nginx",
+    "-o",
+    "jsonpath={.spec.template.spec.containers[0].image}",
+];
 
 fn member_deployment(m: &Member, path: &str) -> Result<String, String> {
     m.kubectl
@@ -52,14 +65,7 @@ fn a_killed_agent_leaves_its_cluster_unknown_and_catches_up_when_restarted() -> 
     let mut member1 = Member::start("member1", &federation)?;
     let k = &federation.kubectl;
     let mut run = || -> anyhow::Result<()> {
-        poll::until("member1 Ready", DEADLINE, || {
-            let status = ready(k)?;
-            if status == "True" {
-                Ok(())
-            } else {
-                Err(status)
-            }
-        })?;
+        until_ready_is(k, "True")?;
         k.ok_stdin(&["apply", "-f", "-"], NGINX)?;
         k.ok_stdin(&["apply", "-f", "-"], POLICY)?;
         let uid = poll::until("nginx in member1", DEADLINE, || {
@@ -69,14 +75,7 @@ fn a_killed_agent_leaves_its_cluster_unknown_and_catches_up_when_restarted() -> 
         // The agent dies: the heartbeat stops and the cluster turns Unknown in time.
         let killed = Instant::now();
         member1.agent.stop();
-        poll::until("member1 Unknown", DEADLINE, || {
-            let status = ready(k)?;
-            if status == "Unknown" {
-                Ok(())
-            } else {
-                Err(status)
-            }
-        })?;
+        until_ready_is(k, "Unknown")?;
         let took = killed.elapsed();
         anyhow::ensure!(
             took < Duration::from_secs(GRACE_SECONDS + 5),
@@ -95,33 +94,23 @@ fn a_killed_agent_leaves_its_cluster_unknown_and_catches_up_when_restarted() -> 
                 Err("old image".into())
             }
         })?;
-        let image = member_deployment(&member1, "{.spec.template.spec.containers[0].image}")
-            .map_err(anyhow::Error::msg)?;
+        let image = member1.kubectl.ok(&IMAGE_ARGS)?;
         anyhow::ensure!(image != "nginx:1.26", "applied without an agent: {image}");
 
         // The agent returns: the cluster is Ready again and the change lands on the same object.
         member1.agent = Member::agent("member1", &federation, &member1.server)?;
-        poll::until("nginx:1.26 in member1", DEADLINE, || {
-            let image = member_deployment(&member1, "{.spec.template.spec.containers[0].image}")?;
-            if image == "nginx:1.26" {
-                Ok(())
-            } else {
-                Err(image)
-            }
-        })?;
+        member1.kubectl.until_prints(
+            "nginx:1.26 in member1",
+            DEADLINE,
+            &IMAGE_ARGS,
+            "nginx:1.26",
+        )?;
         let after = member_deployment(&member1, "{.metadata.uid}").map_err(anyhow::Error::msg)?;
         anyhow::ensure!(
             after == uid,
             "the Deployment was re-created: {uid} -> {after}"
         );
-        poll::until("member1 Ready again", DEADLINE, || {
-            let status = ready(k)?;
-            if status == "True" {
-                Ok(())
-            } else {
-                Err(status)
-            }
-        })?;
+        until_ready_is(k, "True")?;
         Ok(())
     };
     let result = run();

@@ -15,6 +15,14 @@ const NGINX: &str = include_str!("../samples/karmada/nginx/deployment.yaml");
 const POLICY: &str = include_str!("../samples/karmada/nginx/propagationpolicy.yaml");
 const OVERRIDES: &str = include_str!("../samples/karmada/nginx/overridepolicy.yaml");
 const DEADLINE: Duration = Duration::from_secs(60);
+/// `kubectl` arguments printing the nginx Deployment's replicas.
+const REPLICAS: [&str; 5] = [
+    "get",
+    "deployment",
+    "nginx",
+    "-o",
+    "jsonpath={.spec.replicas}",
+];
 
 /// `kubectl get deploy nginx` columns NAME READY ... as "READY", or an error text.
 fn ready_column(k: &Kubectl) -> Result<String, String> {
@@ -53,23 +61,12 @@ fn karmadas_nginx_sample_spreads_overrides_aggregates_and_follows_the_policy() -
                 &[r#""env":"skoala-dev""#, r#""env-stat":"skoala-stage""#][..],
             ),
         ] {
-            poll::until("nginx with 1 replica in the member", DEADLINE, || {
-                let replicas = m
-                    .kubectl
-                    .ok(&[
-                        "get",
-                        "deployment",
-                        "nginx",
-                        "-o",
-                        "jsonpath={.spec.replicas}",
-                    ])
-                    .map_err(|e| e.to_string())?;
-                if replicas == "1" {
-                    Ok(())
-                } else {
-                    Err(replicas)
-                }
-            })?;
+            m.kubectl.until_prints(
+                "nginx with 1 replica in the member",
+                DEADLINE,
+                &REPLICAS,
+                "1",
+            )?;
             let path = format!("jsonpath={{.metadata.{field}}}");
             let got = m.kubectl.ok(&["get", "deployment", "nginx", "-o", &path])?;
             for want in wanted {
@@ -112,23 +109,9 @@ fn karmadas_nginx_sample_spreads_overrides_aggregates_and_follows_the_policy() -
                 Ok(())
             }
         })?;
-        poll::until("both replicas in member1", DEADLINE, || {
-            let replicas = member1
-                .kubectl
-                .ok(&[
-                    "get",
-                    "deployment",
-                    "nginx",
-                    "-o",
-                    "jsonpath={.spec.replicas}",
-                ])
-                .map_err(|e| e.to_string())?;
-            if replicas == "2" {
-                Ok(())
-            } else {
-                Err(replicas)
-            }
-        })?;
+        member1
+            .kubectl
+            .until_prints("both replicas in member1", DEADLINE, &REPLICAS, "2")?;
 
         // Deleting the template removes it everywhere.
         k.ok(&["delete", "deployment", "nginx"])?;

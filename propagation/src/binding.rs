@@ -163,7 +163,7 @@ pub fn render<'a>(
     let binding = binding.into();
     if !template.is_object() {
         return Err(Error::NotAnObject {
-            template: describe(binding.spec()),
+            template: binding.spec().resource.to_string(),
         });
     }
     let spec = binding.spec();
@@ -238,7 +238,7 @@ pub fn work_for<'a>(
         work_annotations: override_annotations.clone(),
     };
     build_work(&target.name, manifest, origin).map_err(|NotAnObject| Error::NotAnObject {
-        template: describe(spec),
+        template: spec.resource.to_string(),
     })
 }
 
@@ -532,14 +532,6 @@ fn str_at(object: &Map<String, Value>, path: &[&str]) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string()
-}
-
-fn describe(spec: &ResourceBindingSpec) -> String {
-    let r = &spec.resource;
-    match &r.namespace {
-        Some(ns) => format!("{} {}/{}", r.kind, ns, r.name),
-        None => format!("{} {}", r.kind, r.name),
-    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,21 @@ where
     ObjectRef::from_obj(object).to_string()
 }
 
+/// `Kind namespace/name`, or `Kind name` for a cluster-scoped object, for messages.
+pub fn describe<K>(object: &K) -> String
+where
+    K: Resource,
+    K::DynamicType: Default,
+{
+    let dyntype = K::DynamicType::default();
+    let kind = K::kind(&dyntype);
+    let name = object.meta().name.as_deref().unwrap_or_default();
+    match object.meta().namespace.as_deref() {
+        Some(namespace) => format!("{kind} {namespace}/{name}"),
+        None => format!("{kind} {name}"),
+    }
+}
+
 /// An error policy: counts one more failure of `object` and requeues it after its backoff
 /// delay, warning with the error and the delay under the controller's name.
 pub fn requeue_failed<K>(

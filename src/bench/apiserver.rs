@@ -2,7 +2,6 @@
 //! through kube-rs, measures raw storage writes as the ceiling, and reports the figures.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
@@ -44,12 +43,8 @@ pub struct Args {
     /// Bytes of data in each ConfigMap.
     #[arg(long, default_value_t = 1024)]
     payload_bytes: usize,
-    /// Tiny sizes for a smoke run in CI; explicit sizes still win.
-    #[arg(long)]
-    quick: bool,
-    /// Also write the figures as JSON to this file.
-    #[arg(long)]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    common: super::Common,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,9 +82,7 @@ impl Which {
 impl Args {
     /// The sizes to run with: explicit flags, else the `--quick` or full defaults.
     fn params(&self) -> anyhow::Result<Params> {
-        let pick = |explicit: Option<usize>, full: usize, quick: usize| {
-            explicit.unwrap_or(if self.quick { quick } else { full })
-        };
+        let pick = |explicit, full, quick| self.common.pick(explicit, full, quick);
         let params = Params {
             objects: pick(self.objects, 2000, 50),
             concurrency: pick(self.concurrency, 16, 4),
@@ -126,7 +119,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         results,
         backends,
     };
-    super::publish(&table, &report, args.out.as_deref())
+    super::publish(&table, &report, args.common.out.as_deref())
 }
 
 async fn bench_all(which: Which, params: &Params) -> anyhow::Result<(Vec<Row>, Vec<BackendNotes>)> {

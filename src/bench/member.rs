@@ -3,7 +3,7 @@
 //! the pods took at each step of their lives, with the member's CPU time and peak memory.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -39,12 +39,8 @@ pub struct Args {
     /// Give up when the pods are not all Ready after this many seconds.
     #[arg(long, default_value_t = 900)]
     timeout_seconds: u64,
-    /// Tiny sizes for a smoke run in CI; explicit sizes still win.
-    #[arg(long)]
-    quick: bool,
-    /// Also write the figures as JSON to this file.
-    #[arg(long)]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    common: super::Common,
 }
 
 /// The sizes a run used.
@@ -57,9 +53,7 @@ pub struct Params {
 
 impl Args {
     fn params(&self) -> anyhow::Result<Params> {
-        let pick = |explicit: Option<usize>, full: usize, quick: usize| {
-            explicit.unwrap_or(if self.quick { quick } else { full })
-        };
+        let pick = |explicit, full, quick| self.common.pick(explicit, full, quick);
         let params = Params {
             nodes: pick(self.nodes, 1000, 10),
             pods: pick(self.pods, 10_000, 40),
@@ -116,7 +110,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("cannot create a data directory")?;
     let timeout = Duration::from_secs(args.timeout_seconds);
     let report = super::interruptible(bench(&params, dir.path(), timeout, machine)).await?;
-    super::publish(&table(&report), &report, args.out.as_deref())
+    super::publish(&table(&report), &report, args.common.out.as_deref())
 }
 
 async fn bench(

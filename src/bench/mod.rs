@@ -39,6 +39,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// Flags every scenario takes.
+#[derive(clap::Args)]
+struct Common {
+    /// Tiny sizes for a smoke run in CI; explicit sizes still win.
+    #[arg(long)]
+    quick: bool,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+}
+
+impl Common {
+    /// A size: the explicit flag, else the `--quick` or the full default.
+    fn pick(&self, explicit: Option<usize>, full: usize, quick: usize) -> usize {
+        explicit.unwrap_or(if self.quick { quick } else { full })
+    }
+}
+
 /// The machine a benchmark runs on; warns when this is a debug build and says what is measured.
 fn start(params: &impl std::fmt::Debug) -> machine::Machine {
     let machine = machine::Machine::probe();

@@ -4,7 +4,7 @@
 //! replicas Ready on the federation, throughput, and each component's CPU and peak memory.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -41,12 +41,8 @@ pub struct Args {
     /// Give up when not everything is Ready after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout_seconds: u64,
-    /// Tiny sizes for a smoke run in CI; explicit sizes still win.
-    #[arg(long)]
-    quick: bool,
-    /// Also write the figures as JSON to this file.
-    #[arg(long)]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    common: super::Common,
 }
 
 /// The sizes a run used.
@@ -59,9 +55,7 @@ pub struct Params {
 
 impl Args {
     fn params(&self) -> anyhow::Result<Params> {
-        let pick = |explicit: Option<usize>, full: usize, quick: usize| {
-            explicit.unwrap_or(if self.quick { quick } else { full })
-        };
+        let pick = |explicit, full, quick| self.common.pick(explicit, full, quick);
         let params = Params {
             members: pick(self.members, 3, 2),
             workloads: pick(self.workloads, 100, 5),
@@ -115,7 +109,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("cannot create a data directory")?;
     let timeout = Duration::from_secs(args.timeout_seconds);
     let report = super::interruptible(bench(&params, dir.path(), timeout, machine)).await?;
-    super::publish(&table(&report), &report, args.out.as_deref())
+    super::publish(&table(&report), &report, args.common.out.as_deref())
 }
 
 /// The child processes of the run, by component name; killed when dropped.

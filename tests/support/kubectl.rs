@@ -129,6 +129,21 @@ impl Kubectl {
         self.expect_success(args, out)
     }
 
+    /// Runs `kubectl ARGS` until it succeeds printing `want` (surrounding space aside), failing
+    /// after `timeout` with what it printed last.
+    pub fn until_prints(
+        &self,
+        what: &str,
+        timeout: std::time::Duration,
+        args: &[&str],
+        want: &str,
+    ) -> anyhow::Result<()> {
+        super::poll::until(what, timeout, || {
+            let out = self.ok(args).map_err(|e| e.to_string())?;
+            if out.trim() == want { Ok(()) } else { Err(out) }
+        })
+    }
+
     /// Runs `kubectl ARGS` with `manifest` on stdin (use `-f -`), requires success, returns stdout.
     pub fn ok_stdin(&self, args: &[&str], manifest: &str) -> anyhow::Result<String> {
         let out = self.run_with(args, &[], Some(manifest))?;

@@ -158,6 +158,16 @@ pub struct ObjectReference {
     pub resource_version: Option<String>,
 }
 
+/// `Kind namespace/name`, or `Kind name` for a cluster-scoped template, for messages.
+impl std::fmt::Display for ObjectReference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
 /// A cluster being evicted from a binding.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

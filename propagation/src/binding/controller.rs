@@ -297,7 +297,7 @@ async fn template<K: BindingObject>(
             }
             Err(Error::Template {
                 binding: binding.describe(),
-                template: describe_resource(binding),
+                template: binding.spec().resource.to_string(),
                 source,
             })
         }
@@ -436,14 +436,6 @@ async fn remove_finalizer<K: BindingObject>(binding: &K, ctx: &Context) -> Resul
             finalizer: K::FINALIZER,
             source,
         }),
-    }
-}
-
-fn describe_resource<K: BindingObject>(binding: &K) -> String {
-    let r = &binding.spec().resource;
-    match &r.namespace {
-        Some(ns) => format!("{} {}/{}", r.kind, ns, r.name),
-        None => format!("{} {}", r.kind, r.name),
     }
 }
 

@@ -136,11 +136,7 @@ fn distributes(binding: &ResourceBinding) -> bool {
 }
 
 fn describe(binding: &ResourceBinding) -> String {
-    format!(
-        "ResourceBinding {}/{}",
-        binding.namespace().unwrap_or_default(),
-        binding.name_any()
-    )
+    karmada_runtime::controller::describe(binding)
 }
 
 async fn reconcile(binding: Arc<ResourceBinding>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -291,12 +287,7 @@ async fn require(
 /// The parent's resource template as JSON, or `None` when it no longer exists.
 async fn template(parent: &ResourceBinding, ctx: &Context) -> Result<Option<Value>, Error> {
     let r = &parent.spec.resource;
-    let object = format!(
-        "resource template {} {}/{}",
-        r.kind,
-        r.namespace.as_deref().unwrap_or_default(),
-        r.name
-    );
+    let object = format!("resource template {r}");
     let api = ctx
         .resources
         .api(&r.api_version, &r.kind, r.namespace.as_deref())

@@ -144,11 +144,12 @@ fn insert(set: &mut BTreeSet<String>, value: &Value) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn dep(kind: &str, name: &str) -> Dependency {
+    /// A core-group dependency in namespace `shop`, for the tests here and in the controller.
+    pub(crate) fn dep(kind: &str, name: &str) -> Dependency {
         Dependency {
             api_version: "v1".into(),
             kind: kind.into(),

@@ -57,11 +57,7 @@ pub trait BindingObject:
 
     /// `Kind namespace/name` or `Kind name`, for messages.
     fn describe(&self) -> String {
-        let kind = Self::kind(&());
-        match self.namespace() {
-            Some(namespace) => format!("{kind} {namespace}/{}", self.name_any()),
-            None => format!("{kind} {}", self.name_any()),
-        }
+        karmada_runtime::controller::describe(self)
     }
 }
 

@@ -97,15 +97,7 @@ impl Maps {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dep(kind: &str, name: &str) -> Dependency {
-        Dependency {
-            api_version: "v1".into(),
-            kind: kind.into(),
-            namespace: "shop".into(),
-            name: name.into(),
-        }
-    }
+    use crate::dependencies::references::tests::dep;
 
     #[test]
     fn dependents_follow_the_latest_record() {

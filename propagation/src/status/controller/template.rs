@@ -84,7 +84,7 @@ pub async fn sync(
     if !has_rule || without_status.contains(&kind_key) {
         return Ok(Outcome::Unchanged);
     }
-    let template_name = describe(resource);
+    let template_name = resource.to_string();
     let api = resources
         .api(
             &resource.api_version,
@@ -166,13 +166,6 @@ fn status_patch(current: &Value, wanted: &Value) -> Option<Value> {
         }
     }
     Some(Value::Object(patch))
-}
-
-fn describe(r: &ObjectReference) -> String {
-    match &r.namespace {
-        Some(ns) => format!("{} {}/{}", r.kind, ns, r.name),
-        None => format!("{} {}", r.kind, r.name),
-    }
 }
 
 #[cfg(test)]
