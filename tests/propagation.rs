@@ -24,6 +24,21 @@ const REPLICAS: [&str; 5] = [
     "jsonpath={.spec.replicas}",
 ];
 
+/// Waits until the member has no nginx Deployment.
+fn until_gone(m: &Member) -> anyhow::Result<()> {
+    poll::until(&format!("nginx gone from {}", m.name), DEADLINE, || {
+        let out = m
+            .kubectl
+            .ok(&["get", "deployments", "-o", "name"])
+            .map_err(|e| e.to_string())?;
+        if out.contains("nginx") {
+            Err(out)
+        } else {
+            Ok(())
+        }
+    })
+}
+
 /// `kubectl get deploy nginx` columns NAME READY ... as "READY", or an error text.
 fn ready_column(k: &Kubectl) -> Result<String, String> {
     let out = k
@@ -98,17 +113,7 @@ fn karmadas_nginx_sample_spreads_overrides_aggregates_and_follows_the_policy() -
             "-p",
             r#"{"spec":{"placement":{"clusterAffinity":{"clusterNames":["member1"]}}}}"#,
         ])?;
-        poll::until("nginx gone from member2", DEADLINE, || {
-            let out = member2
-                .kubectl
-                .ok(&["get", "deployments", "-o", "name"])
-                .map_err(|e| e.to_string())?;
-            if out.contains("nginx") {
-                Err(out)
-            } else {
-                Ok(())
-            }
-        })?;
+        until_gone(&member2)?;
         member1
             .kubectl
             .until_prints("both replicas in member1", DEADLINE, &REPLICAS, "2")?;
@@ -116,17 +121,7 @@ fn karmadas_nginx_sample_spreads_overrides_aggregates_and_follows_the_policy() -
         // Deleting the template removes it everywhere.
         k.ok(&["delete", "deployment", "nginx"])?;
         for m in members {
-            poll::until("nginx deleted from the member", DEADLINE, || {
-                let out = m
-                    .kubectl
-                    .ok(&["get", "deployments", "-o", "name"])
-                    .map_err(|e| e.to_string())?;
-                if out.contains("nginx") {
-                    Err(out)
-                } else {
-                    Ok(())
-                }
-            })?;
+            until_gone(m)?;
         }
         Ok(())
     };

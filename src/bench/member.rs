@@ -19,7 +19,7 @@ use serde_json::json;
 use tokio::process::{Child, Command};
 
 use super::machine::{self, Machine};
-use super::report::{Percentiles, percentiles};
+use super::report::{Percentiles, milestone_table, percentiles};
 
 /// How often a long phase says how far it got.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -368,19 +368,14 @@ fn table(report: &Report) -> String {
         "member: {} nodes Ready in {:.1}s; {} pods in {} deployments",
         p.nodes, report.nodes_ready_seconds, p.pods, p.deployments
     );
-    let _ = writeln!(
-        out,
-        "{:<10} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10}",
-        "step", "all at s", "pods/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    milestone_table(
+        &mut out,
+        "pods/s",
+        report
+            .milestones
+            .iter()
+            .map(|m| (m.step, m.seconds, m.pods_per_sec, m.latency_ms)),
     );
-    for m in &report.milestones {
-        let l = m.latency_ms;
-        let _ = writeln!(
-            out,
-            "{:<10} {:>9.1} {:>9.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
-            m.step, m.seconds, m.pods_per_sec, l.p50, l.p90, l.p99, l.max
-        );
-    }
     let mib = |b: Option<u64>| b.map_or("?".into(), |b| format!("{:.0} MiB", b as f64 / 1048576.0));
     let _ = writeln!(
         out,

@@ -22,7 +22,7 @@ use tokio::process::{Child, Command};
 
 use super::machine::{self, Machine};
 use super::member::connect;
-use super::report::{Percentiles, percentiles};
+use super::report::{Percentiles, milestone_table, percentiles};
 
 const NAMESPACE: &str = "bench";
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -454,19 +454,14 @@ fn table(report: &Report) -> String {
         "propagation: {} Deployments to {} members ({} nodes each); federation ready in {:.1}s",
         p.workloads, p.members, p.nodes_per_member, report.federation_ready_seconds
     );
-    let _ = writeln!(
-        out,
-        "{:<20} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10}",
-        "step", "all at s", "per s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    milestone_table(
+        &mut out,
+        "per s",
+        report
+            .milestones
+            .iter()
+            .map(|m| (m.step, m.seconds, m.workloads_per_sec, m.latency_ms)),
     );
-    for m in &report.milestones {
-        let l = m.latency_ms;
-        let _ = writeln!(
-            out,
-            "{:<20} {:>9.2} {:>9.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
-            m.step, m.seconds, m.workloads_per_sec, l.p50, l.p90, l.p99, l.max
-        );
-    }
     let _ = writeln!(out, "{:<20} {:>12} {:>9}", "component", "peak rss", "cpu s");
     for f in &report.footprints {
         let rss = f

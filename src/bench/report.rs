@@ -38,6 +38,27 @@ pub fn percentiles(latencies: &[Duration]) -> Percentiles {
     }
 }
 
+/// A table of steps: when the last item reached each (seconds from the start), items per
+/// second, and per-item latency percentiles; `rate` names the rate column.
+pub fn milestone_table<'a>(
+    out: &mut String,
+    rate: &str,
+    rows: impl IntoIterator<Item = (&'a str, f64, f64, Percentiles)>,
+) {
+    let _ = writeln!(
+        out,
+        "{:<20} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10}",
+        "step", "all at s", rate, "p50 ms", "p90 ms", "p99 ms", "max ms"
+    );
+    for (step, seconds, per_sec, l) in rows {
+        let _ = writeln!(
+            out,
+            "{step:<20} {seconds:>9.2} {per_sec:>9.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+            l.p50, l.p90, l.p99, l.max
+        );
+    }
+}
+
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
