@@ -158,7 +158,12 @@ async fn nodes_register_with_capacity_and_leases() -> Result<()> {
             anyhow::Ok(spec.renew_time.context("renewTime")?.0)
         }
     };
+    // Each node's lease loop starts on its own after registration: wait for all three.
     for name in ["member1-node-0", "member1-node-1", "member1-node-2"] {
+        eventually("the node's lease", Duration::from_secs(5), || async {
+            Ok(leases.get_opt(name).await?.map(|_| ()))
+        })
+        .await?;
         renew(name).await?;
     }
     let first = renew("member1-node-2").await?;
