@@ -1,9 +1,10 @@
 //! `karmada controller-manager`: the federation's controllers against a federation apiserver
-//! reached through a kubeconfig.
+//! reached through a kubeconfig, including the serving of Push clusters.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use karmada_agents::push;
 use karmada_propagation::{
     binding, cluster_health, dependencies, detector, execution_namespace, namespace_sync, status,
 };
@@ -17,6 +18,10 @@ pub struct Args {
     /// condition turns Unknown (and it is tainted unreachable).
     #[arg(long, default_value_t = cluster_health::DEFAULT_GRACE_PERIOD.as_secs())]
     cluster_monitor_grace_period_seconds: u64,
+    /// How often the status of a Push cluster (which the controller-manager reaches itself)
+    /// is collected; pull agents have their own setting.
+    #[arg(long, default_value_t = 10)]
+    cluster_status_update_frequency_seconds: u64,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -24,6 +29,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let cancel = crate::shutdown_signal();
     tracing::info!("controller-manager ready");
     let grace = Duration::from_secs(args.cluster_monitor_grace_period_seconds.max(1));
+    let mut push_clusters = push::Config::new(client.clone());
+    push_clusters.periods.status_period =
+        Duration::from_secs(args.cluster_status_update_frequency_seconds.max(1));
     tokio::join!(
         execution_namespace::run(client.clone(), cancel.clone()),
         cluster_health::run(client.clone(), grace, cancel.clone()),
@@ -31,7 +39,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         detector::controller::run(client.clone(), cancel.clone()),
         binding::controller::run(client.clone(), cancel.clone()),
         dependencies::run(client.clone(), cancel.clone()),
-        status::controller::run(client, cancel),
+        status::controller::run(client, cancel.clone()),
+        Box::pin(push::run(push_clusters, cancel)),
     );
     Ok(())
 }

@@ -5,6 +5,7 @@ mod agent;
 mod apiserver;
 mod bench;
 mod controller_manager;
+mod join;
 mod kubeconfig;
 mod member;
 mod scheduler;
@@ -40,10 +41,14 @@ enum Command {
     Bench(bench::Args),
     /// Run the federation's controllers: detector, bindings to Works, status, namespaces.
     ControllerManager(controller_manager::Args),
+    /// Register a member cluster in Push mode from its kubeconfig.
+    Join(join::JoinArgs),
     /// Run one member cluster: apiserver, controllers, scheduler and simulated nodes.
     Member(Box<member::Args>),
     /// Run the cross-cluster scheduler: places bindings' replicas on member clusters.
     Scheduler(scheduler::Args),
+    /// Remove a member cluster: its Works leave the member, then the Cluster goes.
+    Unjoin(join::UnjoinArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,8 +63,10 @@ fn main() -> anyhow::Result<()> {
             Command::Apiserver(args) => apiserver::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::ControllerManager(args) => controller_manager::run(args).await,
+            Command::Join(args) => join::join(args).await,
             Command::Member(args) => member::run(*args).await,
             Command::Scheduler(args) => scheduler::run(args).await,
+            Command::Unjoin(args) => join::unjoin(args).await,
         }
     })
 }

@@ -58,11 +58,7 @@ pub struct Member {
 impl Member {
     /// Starts member `name` with two nodes and its agent, reporting status every second.
     pub fn start(name: &str, federation: &Federation) -> anyhow::Result<Member> {
-        let data = tempfile::tempdir()?;
-        let server = ApiServer::start_command(
-            &["member", "--name", name, "--nodes", "2"],
-            Store::Embedded(data.path()),
-        )?;
+        let (server, data) = Self::control_plane(name)?;
         let agent = Self::agent(name, federation, &server)?;
         let kubectl = Kubectl::new(&server)?;
         Ok(Member {
@@ -72,6 +68,17 @@ impl Member {
             kubectl,
             _data: data,
         })
+    }
+
+    /// Starts the control plane of member `name` (two nodes, embedded store in the returned
+    /// directory) without an agent.
+    pub fn control_plane(name: &str) -> anyhow::Result<(ApiServer, tempfile::TempDir)> {
+        let data = tempfile::tempdir()?;
+        let server = ApiServer::start_command(
+            &["member", "--name", name, "--nodes", "2"],
+            Store::Embedded(data.path()),
+        )?;
+        Ok((server, data))
     }
 
     /// Starts (again) the agent of member `name`.

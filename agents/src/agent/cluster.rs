@@ -60,7 +60,8 @@ impl Registration {
         }
     }
 
-    fn validate(&self) -> Result<(), Error> {
+    /// Checks the name, endpoint and periods.
+    pub fn validate(&self) -> Result<(), Error> {
         let invalid = |reason: String| {
             Err(Error::InvalidRegistration {
                 cluster: self.name.clone(),
@@ -165,19 +166,32 @@ pub async fn run(
         }
     };
     tracing::info!(cluster = %registration.name, "cluster registered in Pull mode");
+    maintain(federation, member, registration, &cluster, cancel).await;
+    Ok(())
+}
 
+/// Renews the heartbeat Lease of a registered `cluster` and reports the member's status until
+/// `cancel`: what the pull agent does once registered, and what the control plane does for a
+/// Push cluster it reaches itself.
+pub async fn maintain(
+    federation: Client,
+    member: Client,
+    registration: Registration,
+    cluster: &Cluster,
+    cancel: CancellationToken,
+) {
+    let clusters: Api<Cluster> = Api::all(federation.clone());
     let mut tasks = JoinSet::new();
     tasks.spawn(lease::run(
         federation,
         registration.clone(),
-        lease::owner_reference(&cluster),
+        lease::owner_reference(cluster),
         cancel.clone(),
     ));
     let (caches, fill) = status::Caches::start(&member, &cancel);
     tasks.spawn(fill);
     tasks.spawn(report(clusters, member, caches, registration, cancel));
     while tasks.join_next().await.is_some() {}
-    Ok(())
 }
 
 /// How soon a status write that failed is tried again.
