@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use karmada_agents::push;
 use karmada_propagation::{
-    binding, cluster_health, dependencies, detector, execution_namespace, namespace_sync, status,
+    binding, cluster_health, dependencies, detector, execution_namespace, namespace_sync,
+    rebalancer, status,
 };
 
 #[derive(clap::Args)]
@@ -39,6 +40,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         detector::controller::run(client.clone(), cancel.clone()),
         binding::controller::run(client.clone(), cancel.clone()),
         dependencies::run(client.clone(), cancel.clone()),
+        rebalancer::run(client.clone(), cancel.clone()),
         status::controller::run(client, cancel.clone()),
         Box::pin(push::run(push_clusters, cancel)),
     );

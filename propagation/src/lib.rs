@@ -10,6 +10,7 @@ pub mod detector;
 pub mod execution_namespace;
 pub mod namespace_sync;
 pub mod overrides;
+pub mod rebalancer;
 pub mod resources;
 #[cfg(test)]
 mod samples;

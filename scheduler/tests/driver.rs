@@ -354,3 +354,67 @@ async fn cluster_resource_bindings_are_scheduled_too() -> anyhow::Result<()> {
     cancel.cancel();
     Ok(())
 }
+
+/// A WorkloadRebalancer's cue: `rescheduleTriggeredAt` after the last schedule divides the
+/// replicas afresh by today's room instead of keeping the current split.
+#[tokio::test]
+async fn a_reschedule_trigger_divides_dynamic_weights_afresh() -> anyhow::Result<()> {
+    let (_running, client, cancel) = federation().await?;
+    let api: Api<ResourceBinding> = Api::namespaced(client.clone(), "shop");
+    let name = "web-deployment";
+    let placement = json!({
+        "clusterAffinity": {"clusterNames": ["member1", "member2"]},
+        "replicaScheduling": {
+            "replicaSchedulingType": "Divided",
+            "replicaDivisionPreference": "Weighted",
+            "weightPreference": {"dynamicWeight": "AvailableReplicas"},
+        },
+    });
+    api.create(
+        &PostParams::default(),
+        &deployment_binding("web", 6, &placement)?,
+    )
+    .await?;
+    let first = placed(&api, name, &[("member1", 3), ("member2", 3)]).await?;
+
+    // member2 fills up: a capacity change alone moves nothing that runs.
+    let full = json!({"status": {"resourceSummary": {
+        "allocatable": {"pods": "100", "cpu": "10", "memory": "20Gi"},
+        "allocated": {"pods": "98"},
+    }}});
+    Api::<Cluster>::all(client.clone())
+        .patch_status("member2", &PatchParams::default(), &Patch::Merge(&full))
+        .await?;
+    let last = first
+        .status
+        .as_ref()
+        .and_then(|s| s.last_scheduled_time.clone())
+        .context("lastScheduledTime")?;
+
+    // The trigger must be later than the last schedule, and times have second precision:
+    // wait for the next second (a rebalancer's creation time is always in the past).
+    let at = testing::until("the clock to pass the last schedule", DEADLINE, || async {
+        let now = jiff::Timestamp::now();
+        Ok(if now.as_second() > last.0.as_second() {
+            Ok(jiff::Timestamp::from_second(now.as_second())?)
+        } else {
+            Err(format!("{now} is within the second of {}", last.0))
+        })
+    })
+    .await?;
+    let trigger = json!({"spec": {"rescheduleTriggeredAt": at.to_string()}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&trigger))
+        .await?;
+    let fresh = placed(&api, name, &[("member1", 6)]).await?;
+    let scheduled_at = fresh
+        .status
+        .as_ref()
+        .and_then(|s| s.last_scheduled_time.as_ref())
+        .context("lastScheduledTime")?;
+    assert!(
+        scheduled_at.0 >= at,
+        "{scheduled_at:?} is before the trigger {at}"
+    );
+    cancel.cancel();
+    Ok(())
+}
