@@ -8,6 +8,7 @@ mod controller_manager;
 mod join;
 mod kubeconfig;
 mod member;
+mod schedule;
 mod scheduler;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +46,8 @@ enum Command {
     Join(join::JoinArgs),
     /// Run one member cluster: apiserver, controllers, scheduler and simulated nodes.
     Member(Box<member::Args>),
+    /// Preview offline where a scenario's replicas would land (clusters, policy, workload).
+    Schedule(schedule::Args),
     /// Run the cross-cluster scheduler: places bindings' replicas on member clusters.
     Scheduler(scheduler::Args),
     /// Remove a member cluster: its Works leave the member, then the Cluster goes.
@@ -65,6 +68,7 @@ fn main() -> anyhow::Result<()> {
             Command::ControllerManager(args) => controller_manager::run(args).await,
             Command::Join(args) => join::join(args).await,
             Command::Member(args) => member::run(*args).await,
+            Command::Schedule(args) => schedule::run(&args),
             Command::Scheduler(args) => scheduler::run(args).await,
             Command::Unjoin(args) => join::unjoin(args).await,
         }

@@ -156,6 +156,59 @@ pub fn schedule(clusters: &[Cluster], request: &Request<'_>) -> Result<Placement
     }))
 }
 
+/// Why each cluster the filter stage rejects was rejected, for explaining a successful
+/// [`schedule`] (a failed one carries its reasons in [`Error::NoClusterFit`]).
+///
+/// `term` is the `clusterAffinities` term to filter with (the [`Placement::affinity_name`] that
+/// succeeded); `None`, or a name no term has, means `clusterAffinity` or the first term.
+/// Deleting clusters are left out, as the scheduler skips them without a reason.
+pub fn explain(
+    clusters: &[Cluster],
+    request: &Request<'_>,
+    term: Option<&str>,
+) -> BTreeMap<String, Vec<String>> {
+    let Some(placement) = request.spec.placement.as_ref() else {
+        return BTreeMap::new();
+    };
+    let terms = placement.cluster_affinities.as_deref().unwrap_or_default();
+    let chosen = term
+        .and_then(|name| terms.iter().find(|t| t.affinity_name == name))
+        .or_else(|| terms.first());
+    let scope = match chosen {
+        Some(term) => Scope {
+            affinity: Some(&term.affinity),
+            overflow: term.overflow_affinities.as_deref(),
+        },
+        None => Scope {
+            affinity: placement.cluster_affinity.as_ref(),
+            overflow: None,
+        },
+    };
+    let spec = request.spec;
+    // As in `cycle`: only workloads may use overflow tiers.
+    let workload = spec.replicas.unwrap_or(0) > 0
+        || spec.replica_requirements.is_some()
+        || !spec.components.is_empty();
+    let filter = filter::Filter {
+        spec,
+        placement,
+        affinity: scope.affinity,
+        overflow: if workload {
+            scope.overflow.unwrap_or_default()
+        } else {
+            &[]
+        },
+    };
+    clusters
+        .iter()
+        .filter(|cluster| cluster.metadata.deletion_timestamp.is_none())
+        .filter_map(|cluster| {
+            let why = filter.reasons(cluster);
+            (!why.is_empty()).then(|| (affinity::name(cluster).to_string(), why))
+        })
+        .collect()
+}
+
 /// The clusters one cycle may use: an affinity and, for a `clusterAffinities` term with
 /// `overflowAffinities`, its overflow tiers.
 #[derive(Clone, Copy)]
