@@ -3,11 +3,12 @@
 //! execution namespace to the member.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use karmada_agents::agent::{cluster, execution};
+use karmada_agents::agent::{cluster, estimator, execution};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,6 +39,10 @@ pub struct Args {
     /// How often the member is probed and the Cluster's status refreshed.
     #[arg(long, default_value_t = 10)]
     status_seconds: u64,
+    /// Serve the replica estimator (gRPC, plaintext) for this member on this address, e.g.
+    /// `127.0.0.1:10352`. Not served when unset.
+    #[arg(long, value_name = "ADDR")]
+    estimator_listen: Option<SocketAddr>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -60,17 +65,41 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     registration.lease_renew_period = Duration::from_secs(args.heartbeat_seconds);
     registration.status_period = Duration::from_secs(args.status_seconds.max(1));
 
+    // Bind before anything starts so a taken port fails the agent at once.
+    let estimator_listener = match args.estimator_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on --estimator-listen {addr}"))?,
+        ),
+        None => None,
+    };
+
     let cancel = crate::shutdown_signal();
     tracing::info!(cluster = %args.cluster, "agent ready");
     let works = execution::Config::new(federation.clone(), member.clone(), &args.cluster);
-    let (registered, executed) = tokio::join!(
+    let estimated = {
+        let (cluster, member, cancel) = (args.cluster.clone(), member.clone(), cancel.clone());
+        async move {
+            let Some(listener) = estimator_listener else {
+                return Ok(());
+            };
+            let served = estimator::serve(listener, cluster, member, cancel.clone()).await;
+            // Serving failed for good: stop the agent rather than run on without it.
+            cancel.cancel();
+            served
+        }
+    };
+    let (registered, executed, estimated) = tokio::join!(
         cluster::run(federation, member, registration, cancel.clone()),
         execution::run(works, cancel.clone()),
+        estimated,
     );
-    // Whichever part stopped first for good takes the other down with it.
+    // Whichever part stopped first for good takes the others down with it.
     cancel.cancel();
     registered.context("cluster registration and status stopped")?;
     executed.context("applying Works stopped")?;
+    estimated.context("the replica estimator stopped")?;
     Ok(())
 }
 

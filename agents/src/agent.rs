@@ -3,3 +3,4 @@
 pub mod execution;
 
 pub mod cluster;
+pub mod estimator;
