@@ -43,6 +43,11 @@ pub struct Args {
     /// `127.0.0.1:10352`. Not served when unset.
     #[arg(long, value_name = "ADDR")]
     estimator_listen: Option<SocketAddr>,
+    /// The `host:port` the scheduler should use to reach the estimator, advertised on the
+    /// Cluster; by default the address the estimator listens on (set this when listening on
+    /// all interfaces or behind a proxy).
+    #[arg(long, value_name = "HOST:PORT", requires = "estimator_listen")]
+    estimator_advertise_address: Option<String>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -74,6 +79,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    if let Some(listener) = &estimator_listener {
+        let bound = listener
+            .local_addr()
+            .context("cannot read the estimator's listening address")?;
+        registration.estimator_address = Some(
+            args.estimator_advertise_address
+                .clone()
+                .unwrap_or_else(|| bound.to_string()),
+        );
+    }
 
     let cancel = crate::shutdown_signal();
     tracing::info!(cluster = %args.cluster, "agent ready");

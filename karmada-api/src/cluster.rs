@@ -23,6 +23,9 @@ pub use admit::{
 pub const CONDITION_READY: &str = "Ready";
 /// Condition type: the cluster completed its first status collection.
 pub const CONDITION_COMPLETE_API_ENABLEMENTS: &str = "CompleteAPIEnablements";
+/// Annotation an agent that serves the replica estimator sets on its Cluster: the estimator's
+/// `host:port`, where the scheduler asks how many replicas fit in the member.
+pub const ESTIMATOR_ADDRESS_ANNOTATION: &str = "estimator.karmada.io/address";
 
 /// A member cluster: its endpoint and credentials (Push) or agent (Pull), topology and taints.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]

@@ -10,6 +10,7 @@
 mod backoff;
 mod clusters;
 pub mod decide;
+pub mod estimates;
 pub mod events;
 mod object;
 pub mod status;
@@ -33,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::backoff::Backoff;
 use self::decide::{APPLIED_PLACEMENT_ANNOTATION, Decision, Trigger};
+use self::estimates::Estimators;
 use self::status::Outcome;
 use crate::{Placement, Request};
 
@@ -101,6 +103,7 @@ impl Error {
 struct Context {
     client: Client,
     clusters: Store<Cluster>,
+    estimators: Estimators,
     recorder: Recorder,
     backoff: Backoff,
 }
@@ -121,6 +124,7 @@ pub async fn run(client: Client, cancel: CancellationToken) {
         recorder: Recorder::new(client.clone(), Reporter::from(SCHEDULER_NAME)),
         backoff: Backoff::new(RETRY_FIRST, RETRY_MAX),
         clusters: store.clone(),
+        estimators: Estimators::new(estimates::DEFAULT_DEADLINE),
         client,
     });
     let controllers = async move {
@@ -221,12 +225,13 @@ async fn schedule<K: Binding>(
     let name = binding.describe();
     let spec = binding.spec();
     let clusters: Vec<Cluster> = ctx.clusters.state().iter().map(|c| (**c).clone()).collect();
+    let available = ctx.estimators.available(&clusters, spec).await;
     let request = Request {
         spec,
         observed_affinity: binding
             .status()
             .and_then(|s| s.scheduler_observing_affinity_name.as_deref()),
-        available: None,
+        available: available.as_ref(),
         fresh,
     };
     tracing::debug!(binding = %name, ?trigger, fresh, "scheduler: scheduling");

@@ -8,9 +8,15 @@ use anyhow::Context as _;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use karmada_api::cluster::Cluster;
+use karmada_api::cluster::{Cluster, ESTIMATOR_ADDRESS_ANNOTATION};
 use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding, TargetCluster};
 use karmada_apiserver::server;
+use karmada_estimator::proto::estimator_server::Estimator;
+use karmada_estimator::proto::{
+    MaxAvailableReplicasRequest, MaxAvailableReplicasResponse, UnschedulableReplicasRequest,
+    UnschedulableReplicasResponse,
+};
+use karmada_estimator::tonic;
 use karmada_runtime::testing;
 use karmada_scheduler::driver;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
@@ -50,9 +56,9 @@ async fn cluster(client: &Client, name: &str, labels: Value) -> anyhow::Result<(
     Ok(())
 }
 
-/// A federation with member1 (tier=web), member2 and member3 (tier=web), namespace `shop`,
-/// and the scheduler running until the returned token is cancelled.
-async fn federation() -> anyhow::Result<(server::Running, Client, CancellationToken)> {
+/// A federation with member1 (tier=web), member2 and member3 (tier=web) and namespace `shop`,
+/// until the returned token is cancelled.
+async fn bare_federation() -> anyhow::Result<(server::Running, Client, CancellationToken)> {
     let testing::Apiserver {
         running,
         client,
@@ -69,6 +75,12 @@ async fn federation() -> anyhow::Result<(server::Running, Client, CancellationTo
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &shop)
         .await?;
+    Ok((running, client, cancel))
+}
+
+/// [`bare_federation`] with the scheduler running.
+async fn federation() -> anyhow::Result<(server::Running, Client, CancellationToken)> {
+    let (running, client, cancel) = bare_federation().await?;
     tokio::spawn(driver::run(client.clone(), cancel.child_token()));
     Ok((running, client, cancel))
 }
@@ -415,6 +427,76 @@ async fn a_reschedule_trigger_divides_dynamic_weights_afresh() -> anyhow::Result
         scheduled_at.0 >= at,
         "{scheduled_at:?} is before the trigger {at}"
     );
+    cancel.cancel();
+    Ok(())
+}
+
+/// An estimator that answers a fixed number for its cluster, as an agent's would.
+struct FixedEstimator {
+    cluster: &'static str,
+    replicas: i32,
+}
+
+#[karmada_estimator::tonic::async_trait]
+impl Estimator for FixedEstimator {
+    async fn max_available_replicas(
+        &self,
+        request: tonic::Request<MaxAvailableReplicasRequest>,
+    ) -> Result<tonic::Response<MaxAvailableReplicasResponse>, tonic::Status> {
+        if request.get_ref().cluster != self.cluster {
+            return Err(tonic::Status::invalid_argument("another cluster"));
+        }
+        Ok(tonic::Response::new(MaxAvailableReplicasResponse {
+            max_replicas: self.replicas,
+        }))
+    }
+
+    async fn get_unschedulable_replicas(
+        &self,
+        _request: tonic::Request<UnschedulableReplicasRequest>,
+    ) -> Result<tonic::Response<UnschedulableReplicasResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not needed by the scheduler"))
+    }
+}
+
+/// Clusters whose agents advertise an estimator get the lower of its answer and the summary's
+/// room: both summaries say 100 pods, the estimators (node by node) say 2 and 4, so 6 replicas
+/// divide 2:4 instead of 3:3.
+#[tokio::test]
+async fn estimator_answers_lower_the_room_of_dynamic_weights() -> anyhow::Result<()> {
+    let (_running, client, cancel) = bare_federation().await?;
+    for (cluster, replicas) in [("member1", 2), ("member2", 4)] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?.to_string();
+        let stop = cancel.child_token();
+        tokio::spawn(karmada_estimator::server::serve(
+            listener,
+            FixedEstimator { cluster, replicas },
+            async move { stop.cancelled().await },
+        ));
+        let advertise = json!({"metadata": {"annotations": {ESTIMATOR_ADDRESS_ANNOTATION: addr}}});
+        Api::<Cluster>::all(client.clone())
+            .patch(cluster, &PatchParams::default(), &Patch::Merge(&advertise))
+            .await?;
+    }
+    // Started after the clusters advertise, so the first cycle already asks the estimators.
+    tokio::spawn(driver::run(client.clone(), cancel.child_token()));
+
+    let api: Api<ResourceBinding> = Api::namespaced(client.clone(), "shop");
+    let placement = json!({
+        "clusterAffinity": {"clusterNames": ["member1", "member2"]},
+        "replicaScheduling": {
+            "replicaSchedulingType": "Divided",
+            "replicaDivisionPreference": "Weighted",
+            "weightPreference": {"dynamicWeight": "AvailableReplicas"},
+        },
+    });
+    api.create(
+        &PostParams::default(),
+        &deployment_binding("web", 6, &placement)?,
+    )
+    .await?;
+    placed(&api, "web-deployment", &[("member1", 2), ("member2", 4)]).await?;
     cancel.cancel();
     Ok(())
 }

@@ -8,9 +8,9 @@ pub mod summary;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use karmada_api::cluster::{Cluster, ClusterSpec, ClusterSyncMode};
+use karmada_api::cluster::{Cluster, ClusterSpec, ClusterSyncMode, ESTIMATOR_ADDRESS_ANNOTATION};
 use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
-use kube::{Api, Client};
+use kube::{Api, Client, ResourceExt};
 use serde_json::{Map, Value, json};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +32,9 @@ pub struct Registration {
     pub zone: Option<String>,
     /// Labels the agent sets on the Cluster; other labels are left alone.
     pub labels: BTreeMap<String, String>,
+    /// Where the agent serves the replica estimator (`host:port`), advertised to the
+    /// scheduler through the Cluster's annotation; `None` withdraws it.
+    pub estimator_address: Option<String>,
     /// How long the federation may wait for a renewal before it considers the agent gone.
     pub lease_duration: Duration,
     /// How often the Lease is renewed; well below `lease_duration` so one lost write is not
@@ -53,6 +56,7 @@ impl Registration {
             region: None,
             zone: None,
             labels: BTreeMap::new(),
+            estimator_address: None,
             lease_duration: Duration::from_secs(10),
             lease_renew_period: Duration::from_secs(2),
             status_period: Duration::from_secs(10),
@@ -279,6 +283,9 @@ pub fn desired(registration: &Registration) -> Cluster {
         metadata: ObjectMeta {
             name: Some(registration.name.clone()),
             labels: (!registration.labels.is_empty()).then(|| registration.labels.clone()),
+            annotations: registration.estimator_address.as_ref().map(|addr| {
+                BTreeMap::from([(ESTIMATOR_ADDRESS_ANNOTATION.to_string(), addr.clone())])
+            }),
             ..ObjectMeta::default()
         },
         spec,
@@ -330,9 +337,20 @@ pub fn adoption_patch(
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
 
-    let mut patch = Map::new();
+    let mut metadata = Map::new();
     if !label_patch.is_empty() {
-        patch.insert("metadata".into(), json!({"labels": label_patch}));
+        metadata.insert("labels".into(), Value::Object(label_patch));
+    }
+    let advertised = existing.annotations().get(ESTIMATOR_ADDRESS_ANNOTATION);
+    if advertised != registration.estimator_address.as_ref() {
+        metadata.insert(
+            "annotations".into(),
+            json!({ESTIMATOR_ADDRESS_ANNOTATION: registration.estimator_address}),
+        );
+    }
+    let mut patch = Map::new();
+    if !metadata.is_empty() {
+        patch.insert("metadata".into(), Value::Object(metadata));
     }
     if !spec_patch.is_empty() {
         patch.insert("spec".into(), Value::Object(spec_patch));
@@ -398,6 +416,34 @@ mod tests {
             let got = adoption_patch(&cluster(&spec, &labels), &registration()).unwrap();
             assert_eq!(got, want, "{spec}");
         }
+    }
+
+    #[test]
+    fn the_estimator_address_is_advertised_and_withdrawn() {
+        let mut serving = registration();
+        serving.estimator_address = Some("10.0.0.1:10352".into());
+        let fresh = desired(&serving);
+        assert_eq!(
+            fresh.annotations()[ESTIMATOR_ADDRESS_ANNOTATION],
+            "10.0.0.1:10352"
+        );
+        let spec = json!({"syncMode": "Pull", "apiEndpoint": "https://10.0.0.1:6443",
+                          "region": "eu-west", "zones": ["eu-west-1a"]});
+        let plain = cluster(&spec, &json!({"team": "blue"}));
+        assert_eq!(
+            adoption_patch(&plain, &serving).unwrap(),
+            Some(
+                json!({"metadata": {"annotations": {ESTIMATOR_ADDRESS_ANNOTATION: "10.0.0.1:10352"}}})
+            )
+        );
+        assert_eq!(adoption_patch(&fresh, &serving).unwrap(), None);
+        // An agent restarted without the estimator withdraws the address.
+        let mut advertised = plain;
+        advertised.metadata.annotations = fresh.metadata.annotations;
+        assert_eq!(
+            adoption_patch(&advertised, &registration()).unwrap(),
+            Some(json!({"metadata": {"annotations": {ESTIMATOR_ADDRESS_ANNOTATION: null}}}))
+        );
     }
 
     #[test]
