@@ -137,6 +137,42 @@ fn quick_propagation_run_times_every_workload_and_component() -> anyhow::Result<
     Ok(())
 }
 
+#[test]
+fn quick_scheduler_run_schedules_every_binding() -> anyhow::Result<()> {
+    let (stdout, report) = run_bench(&["scheduler", "--quick", "--timeout-seconds", "120"])?;
+    assert_eq!(report["params"]["bindings"], 20, "{report:#}");
+    assert_eq!(report["bindings_scheduled"], 20, "{report:#}");
+    let per_sec = report["bindings_per_sec"].as_f64().unwrap_or(0.0);
+    assert!(per_sec > 0.0, "no throughput: {report:#}");
+    let scheduled = report["milestones"]
+        .as_array()
+        .context("the report has no milestones")?
+        .iter()
+        .find(|m| m["step"] == "scheduled")
+        .with_context(|| format!("no scheduled milestone in {report:#}"))?;
+    assert!(
+        scheduled["latency_ms"]["max"].as_f64().unwrap_or(0.0) > 0.0,
+        "{scheduled:#}"
+    );
+    let scheduler = report["footprints"]
+        .as_array()
+        .context("the report has no footprints")?
+        .iter()
+        .find(|f| f["component"] == "scheduler")
+        .with_context(|| format!("no scheduler footprint in {report:#}"))?;
+    assert!(
+        scheduler["peak_rss_bytes"].as_u64().unwrap_or(0) > 0,
+        "{scheduler:#}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("scheduled"))
+            && stdout.contains("bindings/s")
+            && stdout.contains("anchor: Karmada"),
+        "the table lacks the scheduled line or the anchor:\n{stdout}"
+    );
+    Ok(())
+}
+
 /// Runs `karmada bench ARGS --out FILE` and returns its stdout and the JSON report.
 fn run_bench(args: &[&str]) -> anyhow::Result<(String, Value)> {
     let dir = tempfile::tempdir()?;

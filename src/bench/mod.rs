@@ -8,6 +8,7 @@ mod machine;
 mod member;
 mod propagation;
 mod report;
+mod scheduler;
 mod workload;
 
 #[derive(clap::Args)]
@@ -29,6 +30,10 @@ enum Command {
     /// every member and to show all replicas Ready on the federation, and each component's
     /// CPU and peak memory.
     Propagation(propagation::Args),
+    /// The scheduler against a federation of simulated clusters: bindings scheduled per
+    /// second end to end, each binding's create-to-Scheduled latency, and the scheduler's CPU
+    /// and peak memory.
+    Scheduler(scheduler::Args),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -36,6 +41,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Apiserver(args) => apiserver::run(args).await,
         Command::Member(args) => member::run(args).await,
         Command::Propagation(args) => propagation::run(args).await,
+        Command::Scheduler(args) => scheduler::run(args).await,
     }
 }
 

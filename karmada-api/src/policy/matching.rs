@@ -41,8 +41,10 @@ pub fn cluster_matches(affinity: &ClusterAffinity, cluster: &Cluster) -> bool {
         return false;
     }
     if let Some(selector) = &affinity.label_selector {
-        let labels = cluster.metadata.labels.clone().unwrap_or_default();
-        if !label_selector_matches(selector, &labels) {
+        // Borrowed, not cloned: this runs for every cluster of every scheduling cycle.
+        let empty = BTreeMap::new();
+        let labels = cluster.metadata.labels.as_ref().unwrap_or(&empty);
+        if !label_selector_matches(selector, labels) {
             return false;
         }
     }
