@@ -2,39 +2,44 @@
 //! pure cycle ([`crate::schedule`]) on those that need it, and writes the result, the status
 //! and events back.
 //!
-//! Both kinds share one reflector store of Clusters; any cluster change that can move a
-//! binding re-examines every binding, and [`decide`] keeps that cheap: only bindings whose
-//! placement, replicas or reschedule request changed, and Duplicated or replica-less ones,
-//! run a cycle.
+//! Bindings of both kinds wait in one [`queue::Queue`], as in Karmada: higher
+//! `spec.schedulePriority.priority` first, failed cycles backing off, bindings that fit nowhere
+//! parked until a cluster changes. A pool of workers drains it. Any cluster change that can
+//! move a binding re-examines every binding, and [`decide`] keeps that cheap: only bindings
+//! whose placement, replicas or reschedule request changed, and Duplicated or replica-less
+//! ones, run a cycle.
 
-mod backoff;
 mod clusters;
 pub mod decide;
 pub mod estimates;
 pub mod events;
 mod object;
+mod queue;
+mod shared;
 pub mod status;
 
-use std::sync::Arc;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::channel::mpsc;
 use jiff::Timestamp;
 use karmada_api::cluster::Cluster;
-use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding};
 use kube::api::{Patch, PatchParams};
-use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{EventType, Recorder, Reporter};
+use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{PredicateConfig, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use self::backoff::Backoff;
 use self::decide::{APPLIED_PLACEMENT_ANNOTATION, Decision, Trigger};
 use self::estimates::Estimators;
+use self::queue::Queue;
+use self::shared::{Key, Shared};
 use self::status::Outcome;
 use crate::{Placement, Request};
 
@@ -42,13 +47,15 @@ pub use self::object::Binding;
 
 /// Name the scheduler reports events and field ownership under.
 pub const SCHEDULER_NAME: &str = "karmada-scheduler";
-/// Bindings scheduled at once, per kind.
-const CONCURRENCY: u16 = 16;
-/// When a binding that fits nowhere, or lacks room, is tried again without a cluster event
-/// (capacity changes do not wake bindings).
-const UNSCHEDULABLE_RETRY: Duration = Duration::from_secs(30);
-const RETRY_FIRST: Duration = Duration::from_secs(1);
-const RETRY_MAX: Duration = Duration::from_secs(10);
+/// Bindings scheduled at once, both kinds together.
+const CONCURRENCY: usize = 16;
+/// Karmada's queue delays, except that a binding that fits nowhere, or lacks room, is tried
+/// again after 30 s without a cluster event (capacity changes do not wake bindings).
+const TIMING: queue::Timing = queue::Timing {
+    backoff_first: Duration::from_secs(1),
+    backoff_max: Duration::from_secs(10),
+    unschedulable_timeout: Duration::from_secs(30),
+};
 /// Attempts at a status write that keeps losing to other writers before backing off.
 const STATUS_ATTEMPTS: usize = 5;
 
@@ -105,29 +112,26 @@ struct Context {
     clusters: Store<Cluster>,
     estimators: Estimators,
     recorder: Recorder,
-    backoff: Backoff,
 }
 
 /// Schedules ResourceBindings (all namespaces) and ClusterResourceBindings until `cancel`
 /// fires, then lets in-flight cycles finish.
 pub async fn run(client: Client, cancel: CancellationToken) {
+    run_with_workers(client, cancel, CONCURRENCY).await;
+}
+
+/// [`run`] with `workers` cycles at once (at least one).
+pub async fn run_with_workers(client: Client, cancel: CancellationToken, workers: usize) {
     let (store, writer) = reflector::store::<Cluster>();
-    let (namespaced_tx, namespaced_rx) = mpsc::channel(1);
-    let (cluster_tx, cluster_rx) = mpsc::channel(1);
-    let watch = clusters::watch(
-        client.clone(),
-        writer,
-        vec![namespaced_tx, cluster_tx],
-        cancel.clone(),
-    );
-    let ctx = Arc::new(Context {
+    let (clusters_tx, clusters_rx) = mpsc::channel(1);
+    let watch = clusters::watch(client.clone(), writer, vec![clusters_tx], cancel.clone());
+    let ctx = Context {
         recorder: Recorder::new(client.clone(), Reporter::from(SCHEDULER_NAME)),
-        backoff: Backoff::new(RETRY_FIRST, RETRY_MAX),
         clusters: store.clone(),
         estimators: Estimators::new(estimates::DEFAULT_DEADLINE),
         client,
-    });
-    let controllers = async move {
+    };
+    let scheduling = async move {
         // Scheduling against a half-listed set of clusters would report false failures.
         tokio::select! {
             ready = store.wait_until_ready() => {
@@ -138,79 +142,130 @@ pub async fn run(client: Client, cancel: CancellationToken) {
             () = cancel.cancelled() => return,
         }
         tracing::info!("scheduler: clusters listed; scheduling bindings");
-        tokio::join!(
-            controller::<ResourceBinding>(ctx.clone(), namespaced_rx, cancel.clone()),
-            controller::<ClusterResourceBinding>(ctx, cluster_rx, cancel),
-        );
+        schedule_bindings(&ctx, clusters_rx, workers.max(1), cancel).await;
     };
-    tokio::join!(watch, controllers);
+    tokio::join!(watch, scheduling);
 }
 
-async fn controller<K: Binding>(
-    ctx: Arc<Context>,
+async fn schedule_bindings(
+    ctx: &Context,
     clusters_changed: mpsc::Receiver<()>,
+    workers: usize,
     cancel: CancellationToken,
 ) {
-    let (reader, writer) = reflector::store::<K>();
-    // Only spec changes can need a cycle; status writes (ours, the status controller's) are
-    // noise, and cluster changes arrive through `clusters_changed`.
-    let bindings = watcher(
-        Api::<K>::all(ctx.client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(writer)
-    .applied_objects()
-    .predicate_filter(predicates::generation, PredicateConfig::default());
-    Controller::for_stream(bindings, reader)
-        .with_config(controller::Config::default().concurrency(CONCURRENCY))
-        .reconcile_all_on(clusters_changed)
-        .graceful_shutdown_on(async move { cancel.cancelled().await })
-        .run(
-            reconcile::<K>,
-            |binding, error, ctx| error_policy(&*binding, error, &ctx),
-            ctx,
-        )
-        .for_each(|result| async move {
-            // Failed cycles were logged by the error policy.
-            if let Err(error) = result {
-                tracing::debug!(%error, "scheduler controller event");
+    let (namespaced, namespaced_writer) = reflector::store();
+    let (cluster, cluster_writer) = reflector::store();
+    let shared = Shared {
+        queue: Mutex::new(Queue::new(TIMING)),
+        changed: Notify::new(),
+        namespaced,
+        cluster,
+    };
+    let requeue = async {
+        let mut changes = pin!(clusters_changed.take_until(cancel.cancelled()));
+        while changes.next().await.is_some() {
+            shared.requeue_all();
+        }
+    };
+    let pool = futures::future::join_all((0..workers).map(|_| worker(ctx, &shared, &cancel)));
+    tokio::join!(
+        watch_bindings(
+            &ctx.client,
+            namespaced_writer,
+            Key::Namespaced,
+            &shared,
+            &cancel
+        ),
+        watch_bindings(&ctx.client, cluster_writer, Key::Cluster, &shared, &cancel),
+        requeue,
+        pool,
+    );
+}
+
+/// Keeps the store of one kind current and queues each binding whose spec changed (status
+/// writes, ours or the status controller's, are noise; cluster changes come separately).
+async fn watch_bindings<K: Binding>(
+    client: &Client,
+    writer: Writer<K>,
+    key: fn(ObjectRef<K>) -> Key,
+    shared: &Shared,
+    cancel: &CancellationToken,
+) {
+    let bindings = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, PredicateConfig::default())
+        .take_until(cancel.cancelled());
+    let mut bindings = pin!(bindings);
+    while let Some(event) = bindings.next().await {
+        match event {
+            Ok(binding) => shared.add(key(ObjectRef::from_obj(&binding)), binding.spec()),
+            Err(error) => tracing::debug!(%error, "scheduler controller event"),
+        }
+    }
+}
+
+/// Schedules bindings from the queue until `cancel` fires; a cycle under way then finishes.
+async fn worker(ctx: &Context, shared: &Shared, cancel: &CancellationToken) {
+    // Waiting for both first lists ranks the bindings that exist at start by priority before
+    // any is scheduled, as Karmada waits for its informers to sync.
+    tokio::select! {
+        ready = futures::future::try_join(
+            shared.namespaced.wait_until_ready(),
+            shared.cluster.wait_until_ready(),
+        ) => {
+            if ready.is_err() {
+                return;
             }
-        })
-        .await;
+        }
+        () = cancel.cancelled() => return,
+    }
+    while let Some(key) = shared.next(cancel).await {
+        let result = match &key {
+            Key::Namespaced(reference) => cycle(shared.namespaced.get(reference), ctx).await,
+            Key::Cluster(reference) => cycle(shared.cluster.get(reference), ctx).await,
+        };
+        let outcome = result.as_ref().map_or(queue::Outcome::Retry, |o| *o);
+        let wait = shared.done(&key, outcome);
+        if let Err(error) = result {
+            error_policy(&error, wait);
+        }
+    }
 }
 
-fn key<K: Binding>(binding: &K) -> String {
-    ObjectRef::from_obj(binding).to_string()
+fn error_policy(error: &Error, retry_in: Option<Duration>) {
+    tracing::warn!(%error, ?retry_in, "scheduler: cycle failed");
 }
 
-fn error_policy<K: Binding>(binding: &K, error: &Error, ctx: &Context) -> Action {
-    let delay = ctx.backoff.failed(&key(binding));
-    tracing::warn!(%error, retry_in = ?delay, "scheduler: cycle failed");
-    Action::requeue(delay)
+/// One cycle of the binding as last seen; one deleted since it was queued is done.
+async fn cycle<K: Binding>(
+    binding: Option<Arc<K>>,
+    ctx: &Context,
+) -> Result<queue::Outcome, Error> {
+    match binding {
+        Some(binding) => reconcile(&*binding, ctx).await,
+        None => Ok(queue::Outcome::Done),
+    }
 }
 
-async fn reconcile<K: Binding>(binding: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn reconcile<K: Binding>(binding: &K, ctx: &Context) -> Result<queue::Outcome, Error> {
     let result = match decide::decide(binding.meta(), binding.spec(), binding.status()) {
         Decision::Skip(why) => {
             tracing::debug!(binding = %binding.describe(), ?why, "scheduler: not scheduling");
-            Ok(Action::await_change())
+            Ok(queue::Outcome::Done)
         }
-        Decision::UpToDate => Ok(Action::await_change()),
+        Decision::UpToDate => Ok(queue::Outcome::Done),
         Decision::ObserveGeneration(generation) => {
-            write_status(&*binding, &ctx, &Outcome::Observed { generation })
+            write_status(binding, ctx, &Outcome::Observed { generation })
                 .await
-                .map(|()| Action::await_change())
+                .map(|()| queue::Outcome::Done)
         }
-        Decision::Schedule { trigger, fresh } => schedule(&*binding, &ctx, trigger, fresh).await,
+        Decision::Schedule { trigger, fresh } => schedule(binding, ctx, trigger, fresh).await,
     };
     match result {
-        Err(error) if error.binding_gone() => Ok(Action::await_change()),
-        Err(error) => Err(error),
-        Ok(action) => {
-            ctx.backoff.succeeded(&key(&*binding));
-            Ok(action)
-        }
+        Err(error) if error.binding_gone() => Ok(queue::Outcome::Done),
+        other => other,
     }
 }
 
@@ -221,7 +276,7 @@ async fn schedule<K: Binding>(
     ctx: &Context,
     trigger: Trigger,
     fresh: bool,
-) -> Result<Action, Error> {
+) -> Result<queue::Outcome, Error> {
     let name = binding.describe();
     let spec = binding.spec();
     let clusters: Vec<Cluster> = ctx.clusters.state().iter().map(|c| (**c).clone()).collect();
@@ -258,7 +313,7 @@ async fn schedule<K: Binding>(
                 &note,
             )
             .await;
-            Ok(Action::await_change())
+            Ok(queue::Outcome::Done)
         }
         Err(error) => {
             let message = error.to_string();
@@ -280,7 +335,7 @@ async fn schedule<K: Binding>(
             match error {
                 crate::Error::NoClusterFit { .. } | crate::Error::Unschedulable { .. } => {
                     tracing::info!(binding = %name, "scheduler: cannot schedule yet: {message}");
-                    Ok(Action::requeue(UNSCHEDULABLE_RETRY))
+                    Ok(queue::Outcome::Unschedulable)
                 }
                 crate::Error::Invalid { .. } => Err(Error::Schedule {
                     binding: name,

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -20,7 +21,8 @@ use karmada_estimator::tonic;
 use karmada_runtime::testing;
 use karmada_scheduler::driver;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client};
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -497,6 +499,68 @@ async fn estimator_answers_lower_the_room_of_dynamic_weights() -> anyhow::Result
     )
     .await?;
     placed(&api, "web-deployment", &[("member1", 2), ("member2", 4)]).await?;
+    cancel.cancel();
+    Ok(())
+}
+
+/// Bindings waiting when the scheduler starts are scheduled higher
+/// `spec.schedulePriority.priority` first, whatever order they were created in; one worker
+/// makes the order observable.
+#[tokio::test]
+async fn waiting_bindings_are_scheduled_by_priority() -> anyhow::Result<()> {
+    let (_running, client, cancel) = bare_federation().await?;
+    let api: Api<ResourceBinding> = Api::namespaced(client.clone(), "shop");
+    let placement = json!({"clusterAffinity": {"clusterNames": ["member1"]}});
+    for (name, priority) in [
+        ("low", Some(-5)),
+        ("plain", None),
+        ("mid", Some(3)),
+        ("high", Some(10)),
+    ] {
+        let mut binding = deployment_binding(name, 1, &placement)?;
+        binding.spec.schedule_priority =
+            priority.map(|priority| karmada_api::work::binding::SchedulePriority {
+                priority: Some(priority),
+            });
+        api.create(&PostParams::default(), &binding).await?;
+    }
+
+    // Every write reaches the watch in commit order; start the scheduler once it is listening.
+    let mut events = Box::pin(watcher(api.clone(), watcher::Config::default()));
+    let mut order: Vec<String> = Vec::new();
+    let mut started = false;
+    while order.len() < 4 {
+        let event = tokio::time::timeout(DEADLINE, events.next())
+            .await
+            .with_context(|| format!("all four bindings scheduled; saw {order:?}"))?
+            .context("the watch ended")??;
+        match event {
+            watcher::Event::InitDone if !started => {
+                started = true;
+                tokio::spawn(driver::run_with_workers(
+                    client.clone(),
+                    cancel.child_token(),
+                    1,
+                ));
+            }
+            watcher::Event::Apply(binding) if !binding.spec.clusters.is_empty() => {
+                let name = binding.name_any();
+                if !order.contains(&name) {
+                    order.push(name);
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        order,
+        [
+            "high-deployment",
+            "mid-deployment",
+            "plain-deployment",
+            "low-deployment"
+        ]
+    );
     cancel.cancel();
     Ok(())
 }

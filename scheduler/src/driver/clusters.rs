@@ -1,5 +1,5 @@
-//! The driver's view of Clusters: one reflector store both binding controllers read, and a
-//! wake-up for each whenever a cluster appears, goes, or changes in what scheduling reads.
+//! The driver's view of Clusters: one reflector store every scheduling worker reads, and a
+//! wake-up for the queue whenever a cluster appears, goes, or changes in what scheduling reads.
 
 use std::collections::HashMap;
 
