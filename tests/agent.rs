@@ -6,19 +6,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::federation::{Federation, Member};
+use support::federation::{Federation, Member, NGINX, NGINX_ON_MEMBER1};
 use support::kubectl::Kubectl;
 use support::poll;
 
-const NGINX: &str = include_str!("../samples/karmada/nginx/deployment.yaml");
-const POLICY: &str = "apiVersion: policy.karmada.io/v1alpha1
-kind: PropagationPolicy
-metadata: {name: nginx}
-spec:
-  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: nginx}]
-  placement:
-    clusterAffinity: {clusterNames: [member1]}
-";
 const GRACE_SECONDS: u64 = 3;
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -67,7 +58,7 @@ fn a_killed_agent_leaves_its_cluster_unknown_and_catches_up_when_restarted() -> 
     let mut run = || -> anyhow::Result<()> {
         until_ready_is(k, "True")?;
         k.ok_stdin(&["apply", "-f", "-"], NGINX)?;
-        k.ok_stdin(&["apply", "-f", "-"], POLICY)?;
+        k.ok_stdin(&["apply", "-f", "-"], NGINX_ON_MEMBER1)?;
         let uid = poll::until("nginx in member1", DEADLINE, || {
             member_deployment(&member1, "{.metadata.uid}")
         })?;

@@ -9,19 +9,10 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use support::federation::{Federation, Member};
+use support::federation::{Federation, Member, NGINX, NGINX_ON_MEMBER1};
 use support::kubectl::Kubectl;
 use support::poll;
 
-const NGINX: &str = include_str!("../samples/karmada/nginx/deployment.yaml");
-const POLICY: &str = "apiVersion: policy.karmada.io/v1alpha1
-kind: PropagationPolicy
-metadata: {name: nginx}
-spec:
-  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: nginx}]
-  placement:
-    clusterAffinity: {clusterNames: [member1]}
-";
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Runs `karmada <args>` to completion.
@@ -132,7 +123,7 @@ fn a_joined_push_cluster_runs_work_without_an_agent_and_unjoin_cleans_up() -> an
 
         // Work reaches the member through the controller-manager, and status comes back.
         k.ok_stdin(&["apply", "-f", "-"], NGINX)?;
-        k.ok_stdin(&["apply", "-f", "-"], POLICY)?;
+        k.ok_stdin(&["apply", "-f", "-"], NGINX_ON_MEMBER1)?;
         m1.until_prints(
             "nginx with both replicas in member1",
             DEADLINE,

@@ -7,11 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use support::federation::{Federation, Member};
+use support::federation::{Federation, Member, NGINX};
 use support::kubectl::Kubectl;
 use support::poll;
 
-const NGINX: &str = include_str!("../samples/karmada/nginx/deployment.yaml");
 const POLICY: &str = include_str!("../samples/karmada/nginx/propagationpolicy.yaml");
 const OVERRIDES: &str = include_str!("../samples/karmada/nginx/overridepolicy.yaml");
 const DEADLINE: Duration = Duration::from_secs(60);

@@ -134,38 +134,28 @@ async fn trigger(client: &Client, workload: &ObjectReference, at: Time) -> Resul
     };
     let patch = Patch::Merge(json!({"spec": {"rescheduleTriggeredAt": at}}));
     let params = PatchParams::default();
-    let result = if workload.namespace.is_empty() {
-        let api: Api<ClusterResourceBinding> = Api::all(client.clone());
-        let Some(binding) = api.get_opt(&name).await.map_err(read_err)? else {
-            return Ok(Outcome::NoBinding);
-        };
-        if !serves(
-            &binding.spec.resource.api_version,
-            &binding.spec.resource.kind,
-            workload,
-        ) {
-            return Ok(Outcome::NoBinding);
-        }
-        if stamped(binding.spec.reschedule_triggered_at.as_ref(), &at) {
-            return Ok(Outcome::Triggered);
-        }
-        api.patch(&name, &params, &patch).await.map(drop)
+    let cluster_scoped = workload.namespace.is_empty();
+    let namespaced: Api<ResourceBinding> = Api::namespaced(client.clone(), &workload.namespace);
+    let clustered: Api<ClusterResourceBinding> = Api::all(client.clone());
+    let spec = if cluster_scoped {
+        clustered.get_opt(&name).await.map(|b| b.map(|b| b.spec.0))
     } else {
-        let api: Api<ResourceBinding> = Api::namespaced(client.clone(), &workload.namespace);
-        let Some(binding) = api.get_opt(&name).await.map_err(read_err)? else {
-            return Ok(Outcome::NoBinding);
-        };
-        if !serves(
-            &binding.spec.resource.api_version,
-            &binding.spec.resource.kind,
-            workload,
-        ) {
-            return Ok(Outcome::NoBinding);
-        }
-        if stamped(binding.spec.reschedule_triggered_at.as_ref(), &at) {
-            return Ok(Outcome::Triggered);
-        }
-        api.patch(&name, &params, &patch).await.map(drop)
+        namespaced.get_opt(&name).await.map(|b| b.map(|b| b.spec))
+    }
+    .map_err(read_err)?;
+    let Some(spec) = spec else {
+        return Ok(Outcome::NoBinding);
+    };
+    if !serves(&spec.resource.api_version, &spec.resource.kind, workload) {
+        return Ok(Outcome::NoBinding);
+    }
+    if stamped(spec.reschedule_triggered_at.as_ref(), &at) {
+        return Ok(Outcome::Triggered);
+    }
+    let result = if cluster_scoped {
+        clustered.patch(&name, &params, &patch).await.map(drop)
+    } else {
+        namespaced.patch(&name, &params, &patch).await.map(drop)
     };
     match result {
         Ok(()) => Ok(Outcome::Triggered),

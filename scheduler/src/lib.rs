@@ -184,21 +184,7 @@ pub fn explain(
             overflow: None,
         },
     };
-    let spec = request.spec;
-    // As in `cycle`: only workloads may use overflow tiers.
-    let workload = spec.replicas.unwrap_or(0) > 0
-        || spec.replica_requirements.is_some()
-        || !spec.components.is_empty();
-    let filter = filter::Filter {
-        spec,
-        placement,
-        affinity: scope.affinity,
-        overflow: if workload {
-            scope.overflow.unwrap_or_default()
-        } else {
-            &[]
-        },
-    };
+    let filter = scope.filter(request.spec, placement);
     clusters
         .iter()
         .filter(|cluster| cluster.metadata.deletion_timestamp.is_none())
@@ -217,7 +203,29 @@ struct Scope<'a> {
     overflow: Option<&'a [OverflowClusterAffinity]>,
 }
 
-impl Scope<'_> {
+impl<'a> Scope<'a> {
+    /// The filter stage of a cycle in this scope.
+    fn filter(
+        self,
+        spec: &'a ResourceBindingSpec,
+        placement: &'a PlacementPolicy,
+    ) -> filter::Filter<'a> {
+        let workload = spec.replicas.unwrap_or(0) > 0
+            || spec.replica_requirements.is_some()
+            || !spec.components.is_empty();
+        filter::Filter {
+            spec,
+            placement,
+            affinity: self.affinity,
+            // Only workloads can overflow: a configuration has no replicas to spill.
+            overflow: if workload {
+                self.overflow.unwrap_or_default()
+            } else {
+                &[]
+            },
+        }
+    }
+
     /// 0 for clusters the affinity matches, n for the n-th overflow tier; clusters matching
     /// nothing (only possible for non-workloads, which ignore tiers) go last.
     fn tier(&self, cluster: &Cluster) -> u32 {
@@ -247,20 +255,7 @@ fn cycle(
     scope: Scope<'_>,
 ) -> Result<Vec<TargetCluster>, Error> {
     let spec = request.spec;
-    let workload = spec.replicas.unwrap_or(0) > 0
-        || spec.replica_requirements.is_some()
-        || !spec.components.is_empty();
-    let filter = filter::Filter {
-        spec,
-        placement,
-        affinity: scope.affinity,
-        // Only workloads can overflow: a configuration has no replicas to spill.
-        overflow: if workload {
-            scope.overflow.unwrap_or_default()
-        } else {
-            &[]
-        },
-    };
+    let filter = scope.filter(spec, placement);
     let mut feasible = Vec::new();
     let mut reasons = BTreeMap::new();
     for cluster in clusters {

@@ -2,6 +2,7 @@
 
 mod apiserver;
 mod ceiling;
+mod component;
 mod driver;
 mod fanout;
 mod machine;

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
@@ -18,11 +17,11 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
 use serde::Serialize;
 use serde_json::json;
-use tokio::process::{Child, Command};
 
-use super::machine::{self, Machine};
+use super::component::{Component, Footprint, footprint_table};
+use super::machine::Machine;
 use super::member::connect;
-use super::report::{Percentiles, milestone_table, percentiles};
+use super::report::{Milestone, milestone, milestone_table};
 
 const NAMESPACE: &str = "bench";
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -72,25 +71,6 @@ impl Args {
     }
 }
 
-/// One step every Deployment goes through.
-#[derive(Debug, Clone, Serialize)]
-pub struct Milestone {
-    pub step: &'static str,
-    /// From the first Deployment created to the last one reaching the step.
-    pub seconds: f64,
-    pub workloads_per_sec: f64,
-    /// Per Deployment, from its creation to reaching the step.
-    pub latency_ms: Percentiles,
-}
-
-/// CPU time and memory of one component process over the run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Footprint {
-    pub component: String,
-    pub peak_rss_bytes: Option<u64>,
-    pub cpu_seconds: Option<f64>,
-}
-
 /// The JSON document written to `--out`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -113,38 +93,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The child processes of the run, by component name; killed when dropped.
-struct Processes(Vec<(String, Child)>);
-
-impl Processes {
-    fn spawn(&mut self, component: &str, args: &[&str]) -> anyhow::Result<&mut Child> {
-        let exe = std::env::current_exe().context("cannot find the karmada binary")?;
-        let child = Command::new(exe)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {component}"))?;
-        self.0.push((component.to_string(), child));
-        Ok(&mut self.0.last_mut().expect("just pushed").1)
-    }
-
-    fn footprints(&self) -> Vec<Footprint> {
-        self.0
-            .iter()
-            .map(|(component, child)| {
-                let pid = child.id();
-                Footprint {
-                    component: component.clone(),
-                    peak_rss_bytes: pid.and_then(machine::peak_rss_bytes),
-                    cpu_seconds: pid.and_then(machine::cpu_seconds),
-                }
-            })
-            .collect()
-    }
-}
-
 async fn bench(
     params: &Params,
     dir: &Path,
@@ -152,9 +100,10 @@ async fn bench(
     machine: Machine,
 ) -> anyhow::Result<Report> {
     let started = Instant::now();
-    let mut processes = Processes(Vec::new());
+    let mut components: Vec<Component> = Vec::new();
     let federation_dir = dir.join("federation");
-    let federation = processes.spawn(
+    let federation = spawn(
+        &mut components,
         "apiserver",
         &[
             "apiserver",
@@ -167,17 +116,23 @@ async fn bench(
     let kubeconfig = federation_dir.join("kubeconfig");
     let client = connect(federation, &kubeconfig, timeout).await?;
     let kubeconfig = path(&kubeconfig);
-    processes.spawn(
+    spawn(
+        &mut components,
         "controller-manager",
         &["controller-manager", "--kubeconfig", &kubeconfig],
     )?;
-    processes.spawn("scheduler", &["scheduler", "--kubeconfig", &kubeconfig])?;
+    spawn(
+        &mut components,
+        "scheduler",
+        &["scheduler", "--kubeconfig", &kubeconfig],
+    )?;
     let nodes = params.nodes_per_member.to_string();
     let mut members = Vec::new();
     for i in 1..=params.members {
         let name = format!("member{i}");
         let member_dir = dir.join(&name);
-        let member = processes.spawn(
+        let member = spawn(
+            &mut components,
             &name,
             &[
                 "member",
@@ -193,7 +148,8 @@ async fn bench(
         )?;
         let member_kubeconfig = member_dir.join("kubeconfig");
         members.push(connect(member, &member_kubeconfig, timeout).await?);
-        processes.spawn(
+        spawn(
+            &mut components,
             &format!("agent {name}"),
             &[
                 "agent",
@@ -256,8 +212,18 @@ async fn bench(
         params: *params,
         federation_ready_seconds: federation_ready.as_secs_f64(),
         milestones,
-        footprints: processes.footprints(),
+        footprints: components.iter().map(Component::footprint).collect(),
     })
+}
+
+/// Starts a component and keeps it (for its footprint and to stop it with the bench).
+fn spawn<'a>(
+    components: &'a mut Vec<Component>,
+    name: &str,
+    args: &[&str],
+) -> anyhow::Result<&'a mut tokio::process::Child> {
+    components.push(Component::spawn(name, args)?);
+    Ok(&mut components.last_mut().expect("just pushed").child)
 }
 
 fn path(p: &Path) -> String {
@@ -418,33 +384,6 @@ where
         .context("a watch ended")
 }
 
-fn milestone(
-    step: &'static str,
-    t0: Instant,
-    created: &HashMap<String, Instant>,
-    reached: &HashMap<String, Instant>,
-) -> Milestone {
-    let latencies: Vec<Duration> = reached
-        .iter()
-        .filter_map(|(name, at)| Some(at.saturating_duration_since(*created.get(name)?)))
-        .collect();
-    let last = reached
-        .values()
-        .max()
-        .map_or(Duration::ZERO, |at| at.saturating_duration_since(t0));
-    let seconds = last.as_secs_f64();
-    Milestone {
-        step,
-        seconds,
-        workloads_per_sec: if seconds > 0.0 {
-            reached.len() as f64 / seconds
-        } else {
-            0.0
-        },
-        latency_ms: percentiles(&latencies),
-    }
-}
-
 fn table(report: &Report) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -460,16 +399,9 @@ fn table(report: &Report) -> String {
         report
             .milestones
             .iter()
-            .map(|m| (m.step, m.seconds, m.workloads_per_sec, m.latency_ms)),
+            .map(|m| (m.step, m.seconds, m.per_sec, m.latency_ms)),
     );
-    let _ = writeln!(out, "{:<20} {:>12} {:>9}", "component", "peak rss", "cpu s");
-    for f in &report.footprints {
-        let rss = f
-            .peak_rss_bytes
-            .map_or("?".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
-        let cpu = f.cpu_seconds.map_or("?".into(), |s| format!("{s:.2}"));
-        let _ = writeln!(out, "{:<20} {:>12} {:>9}", f.component, rss, cpu);
-    }
+    footprint_table(&mut out, &report.footprints);
     out
 }
 

@@ -1,8 +1,9 @@
 //! Benchmark figures: latency percentiles, one row per backend and operation, the stdout
 //! table and the JSON document.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -35,6 +36,45 @@ pub fn percentiles(latencies: &[Duration]) -> Percentiles {
         p90: at(0.90),
         p99: at(0.99),
         max: millis(sorted[sorted.len() - 1]),
+    }
+}
+
+/// One step every item (a Deployment, a binding) goes through.
+#[derive(Debug, Clone, Serialize)]
+pub struct Milestone {
+    pub step: &'static str,
+    /// From the start of the measured part to the last item reaching the step.
+    pub seconds: f64,
+    /// Items that reached the step, per second of `seconds`.
+    pub per_sec: f64,
+    /// Per item, from its creation to reaching the step.
+    pub latency_ms: Percentiles,
+}
+
+/// The milestone `step` from when each item was `created` and `reached` it, timed from `t0`.
+pub fn milestone(
+    step: &'static str,
+    t0: Instant,
+    created: &HashMap<String, Instant>,
+    reached: &HashMap<String, Instant>,
+) -> Milestone {
+    let latencies: Vec<Duration> = reached
+        .iter()
+        .filter_map(|(name, at)| Some(at.saturating_duration_since(*created.get(name)?)))
+        .collect();
+    let seconds = reached
+        .values()
+        .max()
+        .map_or(0.0, |at| at.saturating_duration_since(t0).as_secs_f64());
+    Milestone {
+        step,
+        seconds,
+        per_sec: if seconds > 0.0 {
+            latencies.len() as f64 / seconds
+        } else {
+            0.0
+        },
+        latency_ms: percentiles(&latencies),
     }
 }
 

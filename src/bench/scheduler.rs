@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,11 +18,11 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
 
-use super::machine::{self, Machine};
+use super::component::{Component, Footprint, footprint_table};
+use super::machine::Machine;
 use super::member::connect;
-use super::report::{Percentiles, milestone_table, percentiles};
+use super::report::{Milestone, milestone, milestone_table};
 
 const NAMESPACE: &str = "bench";
 const REGIONS: usize = 8;
@@ -77,28 +76,6 @@ impl Args {
     }
 }
 
-/// One step every binding goes through.
-#[derive(Debug, Clone, Serialize)]
-pub struct Milestone {
-    pub step: &'static str,
-    /// From the first create starting to the last binding reaching the step.
-    pub seconds: f64,
-    pub bindings_per_sec: f64,
-    /// Per binding, from its create starting to reaching the step.
-    pub latency_ms: Percentiles,
-}
-
-/// CPU time and memory of one child process.
-#[derive(Debug, Clone, Serialize)]
-pub struct Footprint {
-    pub component: String,
-    pub peak_rss_bytes: Option<u64>,
-    /// Over the whole run, start-up and cluster setup included.
-    pub cpu_seconds: Option<f64>,
-    /// While the measured bindings were created and scheduled.
-    pub measured_cpu_seconds: Option<f64>,
-}
-
 /// The JSON document written to `--out`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -121,41 +98,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(args.timeout_seconds);
     let report = super::interruptible(bench(&params, dir.path(), timeout, machine)).await?;
     super::publish(&table(&report), &report, args.common.out.as_deref())
-}
-
-/// A child process of this binary, killed when dropped.
-struct Component {
-    name: &'static str,
-    child: Child,
-}
-
-impl Component {
-    fn spawn(name: &'static str, args: &[&str]) -> anyhow::Result<Component> {
-        let exe = std::env::current_exe().context("cannot find the karmada binary")?;
-        let child = Command::new(exe)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start the {name}"))?;
-        Ok(Component { name, child })
-    }
-
-    fn cpu_seconds(&self) -> Option<f64> {
-        self.child.id().and_then(machine::cpu_seconds)
-    }
-
-    fn footprint(&self, cpu_before: Option<f64>) -> Footprint {
-        let cpu_seconds = self.cpu_seconds();
-        Footprint {
-            component: self.name.to_string(),
-            peak_rss_bytes: self.child.id().and_then(machine::peak_rss_bytes),
-            cpu_seconds,
-            measured_cpu_seconds: cpu_seconds.zip(cpu_before).map(|(after, b)| after - b),
-        }
-    }
 }
 
 async fn bench(
@@ -195,7 +137,8 @@ async fn bench(
         .map(|i| binding(i, params.clusters))
         .collect::<anyhow::Result<_>>()?;
     let bindings = Arc::new(bindings);
-    let cpu_before = [apiserver.cpu_seconds(), scheduler.cpu_seconds()];
+    apiserver.mark();
+    scheduler.mark();
     let (watch, watching) = tokio::sync::oneshot::channel();
     let tracker = tokio::spawn(scheduled(api.clone(), params.bindings, watch, deadline));
     if watching.await.is_err() {
@@ -231,16 +174,13 @@ async fn bench(
         milestone("created", t0, &created, &created_done),
         milestone("scheduled", t0, &created, &reached),
     ];
-    let footprints = vec![
-        apiserver.footprint(cpu_before[0]),
-        scheduler.footprint(cpu_before[1]),
-    ];
+    let footprints = vec![apiserver.footprint(), scheduler.footprint()];
     Ok(Report {
         benchmark: "scheduler",
         machine,
         params: *params,
         bindings_scheduled: reached.len(),
-        bindings_per_sec: milestones[1].bindings_per_sec,
+        bindings_per_sec: milestones[1].per_sec,
         milestones,
         footprints,
         anchor: ANCHOR,
@@ -460,32 +400,6 @@ async fn scheduled(
     Ok(reached)
 }
 
-fn milestone(
-    step: &'static str,
-    t0: Instant,
-    created: &HashMap<String, Instant>,
-    reached: &HashMap<String, Instant>,
-) -> Milestone {
-    let latencies: Vec<Duration> = reached
-        .iter()
-        .filter_map(|(name, at)| Some(at.saturating_duration_since(*created.get(name)?)))
-        .collect();
-    let seconds = reached
-        .values()
-        .max()
-        .map_or(0.0, |at| at.saturating_duration_since(t0).as_secs_f64());
-    Milestone {
-        step,
-        seconds,
-        bindings_per_sec: if seconds > 0.0 {
-            latencies.len() as f64 / seconds
-        } else {
-            0.0
-        },
-        latency_ms: percentiles(&latencies),
-    }
-}
-
 fn table(report: &Report) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -501,27 +415,9 @@ fn table(report: &Report) -> String {
         report
             .milestones
             .iter()
-            .map(|m| (m.step, m.seconds, m.bindings_per_sec, m.latency_ms)),
+            .map(|m| (m.step, m.seconds, m.per_sec, m.latency_ms)),
     );
-    let _ = writeln!(
-        out,
-        "{:<20} {:>12} {:>9} {:>10}",
-        "component", "peak rss", "cpu s", "measured s"
-    );
-    let seconds = |s: Option<f64>| s.map_or("?".into(), |s| format!("{s:.2}"));
-    for f in &report.footprints {
-        let rss = f
-            .peak_rss_bytes
-            .map_or("?".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
-        let _ = writeln!(
-            out,
-            "{:<20} {:>12} {:>9} {:>10}",
-            f.component,
-            rss,
-            seconds(f.cpu_seconds),
-            seconds(f.measured_cpu_seconds)
-        );
-    }
+    footprint_table(&mut out, &report.footprints);
     let _ = writeln!(out, "anchor: {}", report.anchor);
     out
 }
@@ -599,6 +495,6 @@ mod tests {
         let m = milestone("scheduled", t0, &created, &reached);
         assert_eq!((m.latency_ms.p50, m.latency_ms.max), (30.0, 400.0));
         assert!((m.seconds - 0.5).abs() < 1e-9);
-        assert!((m.bindings_per_sec - 4.0).abs() < 1e-9);
+        assert!((m.per_sec - 4.0).abs() < 1e-9);
     }
 }

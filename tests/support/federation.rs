@@ -2,6 +2,18 @@
 //! and scheduler, and member clusters each with its pull agent, for end-to-end tests.
 
 use super::apiserver::{ApiServer, Store};
+
+/// Karmada's nginx sample Deployment (two replicas).
+pub const NGINX: &str = include_str!("../../samples/karmada/nginx/deployment.yaml");
+/// A policy putting nginx on member1 only.
+pub const NGINX_ON_MEMBER1: &str = "apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: nginx}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: nginx}]
+  placement:
+    clusterAffinity: {clusterNames: [member1]}
+";
 use super::component::Component;
 use super::kubectl::Kubectl;
 
