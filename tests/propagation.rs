@@ -81,11 +81,23 @@ fn karmadas_nginx_sample_spreads_overrides_aggregates_and_follows_the_policy() -
                 &REPLICAS,
                 "1",
             )?;
+            // The OverridePolicy may arrive after the first Work was rendered; the Work is
+            // re-rendered when it does.
             let path = format!("jsonpath={{.metadata.{field}}}");
-            let got = m.kubectl.ok(&["get", "deployment", "nginx", "-o", &path])?;
-            for want in wanted {
-                anyhow::ensure!(got.contains(want), "{field} lack {want}: {got}");
-            }
+            poll::until(
+                &format!("the member's override of {field}"),
+                DEADLINE,
+                || {
+                    let got = m
+                        .kubectl
+                        .ok(&["get", "deployment", "nginx", "-o", &path])
+                        .map_err(|e| e.to_string())?;
+                    match wanted.iter().find(|want| !got.contains(*want)) {
+                        None => Ok(()),
+                        Some(want) => Err(format!("{field} lack {want}: {got}")),
+                    }
+                },
+            )?;
         }
         let member1_labels = member1.kubectl.ok(&[
             "get",
