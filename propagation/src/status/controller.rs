@@ -37,6 +37,8 @@ const LOG_NAME: &str = "binding status controller";
 const AGGREGATE_ACTION: &str = "AggregateStatus";
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(60);
+/// Status writes retried at once after losing to another writer, before backing off.
+const STATUS_ATTEMPTS: usize = 3;
 
 /// Why a binding's status could not be brought up to date; every variant names the binding.
 #[derive(Debug, thiserror::Error)]
@@ -139,11 +141,42 @@ async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Resu
     let spec = binding.spec();
     let clusters = existing_clusters(spec);
     let items = aggregated_status(&spec.resource, &clusters, &members);
-    let current = binding.status().cloned().unwrap_or_default();
-    let now = Time(k8s_openapi::jiff::Timestamp::now());
-    let conditions = binding_conditions(&current.conditions, &clusters, &items, now);
-    if items != current.aggregated_status || conditions != current.conditions {
-        write_status(&*binding, &ctx, items.clone(), conditions).await?;
+    // The binding from the cache may predate our own last write or the scheduler's: on a
+    // conflict, read it afresh and write again at once rather than back off, which under load
+    // would delay the template's status by seconds.
+    let mut latest: Option<K> = None;
+    for attempt in 1..=STATUS_ATTEMPTS {
+        let current_binding = latest.as_ref().unwrap_or(&*binding);
+        let current = current_binding.status().cloned().unwrap_or_default();
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let conditions = binding_conditions(&current.conditions, &clusters, &items, now);
+        if items == current.aggregated_status && conditions == current.conditions {
+            break;
+        }
+        match write_status(current_binding, &ctx, items.clone(), conditions).await {
+            Err(Error::WriteStatus {
+                source: kube::Error::Api(s),
+                ..
+            }) if s.code == 409 && attempt < STATUS_ATTEMPTS => {
+                let fresh = binding
+                    .api_for(ctx.client.clone())
+                    .get(&binding.name_any())
+                    .await
+                    .map_err(|source| Error::WriteStatus {
+                        binding: name.clone(),
+                        source,
+                    })?;
+                if fresh.spec() != spec {
+                    // The placement moved meanwhile: the next pass aggregates for the new one.
+                    return Ok(Action::requeue(Duration::ZERO));
+                }
+                latest = Some(fresh);
+            }
+            other => {
+                other?;
+                break;
+            }
+        }
     }
 
     match template::sync(&ctx.resources, &ctx.without_status, &spec.resource, &items).await {
