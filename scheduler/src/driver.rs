@@ -26,6 +26,7 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 use jiff::Timestamp;
 use karmada_api::cluster::Cluster;
+use karmada_runtime::conflict;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{EventType, Recorder, Reporter};
 use kube::runtime::reflector::store::Writer;
@@ -390,36 +391,33 @@ async fn write_status<K: Binding>(
 ) -> Result<(), Error> {
     let api = binding.api_for(ctx.client.clone());
     let name = binding.name_any();
-    let mut latest: Option<K> = None;
-    for _ in 0..STATUS_ATTEMPTS {
-        let current = latest.as_ref().unwrap_or(binding);
-        let version = current.meta().resource_version.as_deref();
-        let Some(patch) = status::patch(current.status(), version, outcome, Timestamp::now())
-        else {
-            return Ok(());
-        };
-        match api
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(kube::Error::Api(status)) if status.code == 409 => {
-                let reread = api.get(&name).await.map_err(|source| Error::Reread {
-                    binding: binding.describe(),
-                    source,
-                })?;
-                latest = Some(reread);
-            }
-            Err(source) => {
-                return Err(Error::WriteStatus {
-                    binding: binding.describe(),
-                    source,
-                });
-            }
+    let write = |current: K| {
+        let (api, name) = (&api, &name);
+        async move {
+            let version = current.meta().resource_version.as_deref();
+            let Some(patch) = status::patch(current.status(), version, outcome, Timestamp::now())
+            else {
+                return Ok(());
+            };
+            api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map(drop)
         }
-    }
-    Err(Error::StatusContended {
-        binding: binding.describe(),
-        attempts: STATUS_ATTEMPTS,
-    })
+    };
+    conflict::write_fresh(binding.clone(), STATUS_ATTEMPTS, write, || api.get(&name))
+        .await
+        .map_err(|e| match e {
+            conflict::Error::Write(source) => Error::WriteStatus {
+                binding: binding.describe(),
+                source,
+            },
+            conflict::Error::Reread(source) => Error::Reread {
+                binding: binding.describe(),
+                source,
+            },
+            conflict::Error::Contended { attempts, .. } => Error::StatusContended {
+                binding: binding.describe(),
+                attempts,
+            },
+        })
 }

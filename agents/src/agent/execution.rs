@@ -19,7 +19,7 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use karmada_api::work::work::Work;
 use karmada_propagation::binding::EXECUTION_CONTROLLER_FINALIZER;
-use karmada_runtime::Backoff;
+use karmada_runtime::{Backoff, conflict};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::watcher;
@@ -246,43 +246,46 @@ async fn write_status(
         source: Box::new(source),
     };
     let now = Time(k8s_openapi::jiff::Timestamp::now());
-    let mut current = work.clone();
-    for attempt in 1..=STATUS_ATTEMPTS {
-        let next = status::next(
-            current.status.as_ref(),
-            outcome,
-            observed.clone(),
-            current.metadata.generation,
-            &now,
-        );
-        if current.status.as_ref() == Some(&next) {
-            return Ok(());
-        }
-        // Empty lists are written explicitly: a merge patch leaves absent fields alone.
-        let patch = json!({
-            "metadata": {"resourceVersion": current.resource_version()},
-            "status": {
-                "conditions": next.conditions,
-                "manifestStatuses": next.manifest_statuses,
-            },
-        });
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_string()),
-            ..PatchParams::default()
-        };
-        match ctx
-            .works
-            .patch_status(&name, &params, &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(kube::Error::Api(status)) if status.code == 409 && attempt < STATUS_ATTEMPTS => {
-                current = ctx.works.get_status(&name).await.map_err(error)?;
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    let write = |current: Work| {
+        let (name, params, now, observed) = (&name, &params, &now, observed.clone());
+        async move {
+            let next = status::next(
+                current.status.as_ref(),
+                outcome,
+                observed,
+                current.metadata.generation,
+                now,
+            );
+            if current.status.as_ref() == Some(&next) {
+                return Ok(());
             }
-            Err(source) => return Err(error(source)),
+            // Empty lists are written explicitly: a merge patch leaves absent fields alone.
+            let patch = json!({
+                "metadata": {"resourceVersion": current.resource_version()},
+                "status": {
+                    "conditions": next.conditions,
+                    "manifestStatuses": next.manifest_statuses,
+                },
+            });
+            ctx.works
+                .patch_status(name, params, &Patch::Merge(&patch))
+                .await
+                .map(drop)
         }
-    }
-    Ok(())
+    };
+    conflict::write_fresh(work.clone(), STATUS_ATTEMPTS, write, || {
+        ctx.works.get_status(&name)
+    })
+    .await
+    .map_err(|e| match e {
+        conflict::Error::Write(source)
+        | conflict::Error::Reread(source)
+        | conflict::Error::Contended { last: source, .. } => error(source),
+    })
 }
 
 /// Removes (or releases) the Work's member objects, then lets the Work go.

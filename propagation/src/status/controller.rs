@@ -5,6 +5,7 @@
 mod template;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -12,6 +13,7 @@ use karmada_api::EXECUTION_NAMESPACE_PREFIX;
 use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding};
 use karmada_api::work::work::Work;
 use karmada_runtime::Backoff;
+use karmada_runtime::conflict;
 use karmada_runtime::controller::{drain, reconciled, requeue_failed};
 use kube::api::PostParams;
 use kube::runtime::controller::{Action, Controller};
@@ -144,39 +146,34 @@ async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Resu
     // The binding from the cache may predate our own last write or the scheduler's: on a
     // conflict, read it afresh and write again at once rather than back off, which under load
     // would delay the template's status by seconds.
-    let mut latest: Option<K> = None;
-    for attempt in 1..=STATUS_ATTEMPTS {
-        let current_binding = latest.as_ref().unwrap_or(&*binding);
-        let current = current_binding.status().cloned().unwrap_or_default();
-        let now = Time(k8s_openapi::jiff::Timestamp::now());
-        let conditions = binding_conditions(&current.conditions, &clusters, &items, now);
-        if items == current.aggregated_status && conditions == current.conditions {
-            break;
-        }
-        match write_status(current_binding, &ctx, items.clone(), conditions).await {
-            Err(Error::WriteStatus {
-                source: kube::Error::Api(s),
-                ..
-            }) if s.code == 409 && attempt < STATUS_ATTEMPTS => {
-                let fresh = binding
-                    .api_for(ctx.client.clone())
-                    .get(&binding.name_any())
-                    .await
-                    .map_err(|source| Error::WriteStatus {
-                        binding: name.clone(),
-                        source,
-                    })?;
-                if fresh.spec() != spec {
-                    // The placement moved meanwhile: the next pass aggregates for the new one.
-                    return Ok(Action::requeue(Duration::ZERO));
-                }
-                latest = Some(fresh);
+    let api = binding.api_for(ctx.client.clone());
+    let binding_name = binding.name_any();
+    let moved = AtomicBool::new(false);
+    let write = |current: K| {
+        let (api, items, clusters, moved) = (&api, &items, &clusters, &moved);
+        async move {
+            if current.spec() != spec {
+                // The placement moved meanwhile: the next pass aggregates for the new one.
+                moved.store(true, Ordering::Relaxed);
+                return Ok(());
             }
-            other => {
-                other?;
-                break;
-            }
+            write_status(api, current, items, clusters).await
         }
+    };
+    conflict::write_fresh((*binding).clone(), STATUS_ATTEMPTS, write, || {
+        api.get(&binding_name)
+    })
+    .await
+    .map_err(|e| Error::WriteStatus {
+        binding: name.clone(),
+        source: match e {
+            conflict::Error::Write(source)
+            | conflict::Error::Reread(source)
+            | conflict::Error::Contended { last: source, .. } => source,
+        },
+    })?;
+    if moved.load(Ordering::Relaxed) {
+        return Ok(Action::requeue(Duration::ZERO));
     }
 
     match template::sync(&ctx.resources, &ctx.without_status, &spec.resource, &items).await {
@@ -217,27 +214,26 @@ async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Resu
     Ok(Action::await_change())
 }
 
-/// Replaces the binding's `aggregatedStatus` and conditions through /status. The write carries
-/// the resourceVersion read, so a concurrent status writer (the scheduler's Scheduled
-/// condition) makes it fail with a conflict and the retry starts from the newer binding
-/// rather than erasing that write.
+/// Replaces the binding's `aggregatedStatus` and conditions through /status, unless they are
+/// already what the members report. The write carries the resourceVersion read, so a
+/// concurrent status writer (the scheduler's Scheduled condition) makes it fail with a
+/// conflict and the retry starts from the newer binding rather than erasing that write.
 async fn write_status<K: BindingObject>(
-    binding: &K,
-    ctx: &Context,
-    items: Vec<karmada_api::work::binding::AggregatedStatusItem>,
-    conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
-) -> Result<(), Error> {
-    let mut updated = binding.clone();
-    let status = updated.status_mut();
-    status.aggregated_status = items;
+    api: &Api<K>,
+    mut binding: K,
+    items: &[karmada_api::work::binding::AggregatedStatusItem],
+    clusters: &[String],
+) -> Result<(), kube::Error> {
+    let current = binding.status().cloned().unwrap_or_default();
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let conditions = binding_conditions(&current.conditions, clusters, items, now);
+    if items == current.aggregated_status.as_slice() && conditions == current.conditions {
+        return Ok(());
+    }
+    let status = binding.status_mut();
+    status.aggregated_status = items.to_vec();
     status.conditions = conditions;
-    binding
-        .api_for(ctx.client.clone())
-        .replace_status(&binding.name_any(), &PostParams::default(), &updated)
+    api.replace_status(&binding.name_any(), &PostParams::default(), &binding)
         .await
-        .map(|_| ())
-        .map_err(|source| Error::WriteStatus {
-            binding: binding.describe(),
-            source,
-        })
+        .map(drop)
 }
