@@ -120,6 +120,18 @@ fn weighted(names: &[&str]) -> Value {
     })
 }
 
+/// Weights by available replicas over `names`.
+fn dynamic(names: &[&str]) -> Value {
+    json!({
+        "clusterAffinity": {"clusterNames": names},
+        "replicaScheduling": {
+            "replicaSchedulingType": "Divided",
+            "replicaDivisionPreference": "Weighted",
+            "weightPreference": {"dynamicWeight": "AvailableReplicas"},
+        },
+    })
+}
+
 fn targets(clusters: &[TargetCluster]) -> Vec<(String, i32)> {
     let mut seen: Vec<(String, i32)> = clusters
         .iter()
@@ -376,17 +388,9 @@ async fn a_reschedule_trigger_divides_dynamic_weights_afresh() -> anyhow::Result
     let (_running, client, cancel) = federation().await?;
     let api: Api<ResourceBinding> = Api::namespaced(client.clone(), "shop");
     let name = "web-deployment";
-    let placement = json!({
-        "clusterAffinity": {"clusterNames": ["member1", "member2"]},
-        "replicaScheduling": {
-            "replicaSchedulingType": "Divided",
-            "replicaDivisionPreference": "Weighted",
-            "weightPreference": {"dynamicWeight": "AvailableReplicas"},
-        },
-    });
     api.create(
         &PostParams::default(),
-        &deployment_binding("web", 6, &placement)?,
+        &deployment_binding("web", 6, &dynamic(&["member1", "member2"]))?,
     )
     .await?;
     let first = placed(&api, name, &[("member1", 3), ("member2", 3)]).await?;
@@ -485,17 +489,9 @@ async fn estimator_answers_lower_the_room_of_dynamic_weights() -> anyhow::Result
     tokio::spawn(driver::run(client.clone(), cancel.child_token()));
 
     let api: Api<ResourceBinding> = Api::namespaced(client.clone(), "shop");
-    let placement = json!({
-        "clusterAffinity": {"clusterNames": ["member1", "member2"]},
-        "replicaScheduling": {
-            "replicaSchedulingType": "Divided",
-            "replicaDivisionPreference": "Weighted",
-            "weightPreference": {"dynamicWeight": "AvailableReplicas"},
-        },
-    });
     api.create(
         &PostParams::default(),
-        &deployment_binding("web", 6, &placement)?,
+        &deployment_binding("web", 6, &dynamic(&["member1", "member2"]))?,
     )
     .await?;
     placed(&api, "web-deployment", &[("member1", 2), ("member2", 4)]).await?;
