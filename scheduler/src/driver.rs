@@ -280,7 +280,8 @@ async fn schedule<K: Binding>(
 ) -> Result<queue::Outcome, Error> {
     let name = binding.describe();
     let spec = binding.spec();
-    let clusters: Vec<Cluster> = ctx.clusters.state().iter().map(|c| (**c).clone()).collect();
+    // The store's shared snapshot: the core reads it in place, nothing is copied per cycle.
+    let clusters = ctx.clusters.state();
     let available = ctx.estimators.available(&clusters, spec).await;
     let request = Request {
         spec,

@@ -6,6 +6,7 @@
 //! replicas ([`assign`], apportioning with [`webster`]). With `clusterAffinities` the cycle
 //! runs per term, from the observed one, until a term succeeds.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use karmada_api::cluster::Cluster;
@@ -100,8 +101,12 @@ fn fit_message(total: usize, reasons: &BTreeMap<String, Vec<String>>) -> String 
     )
 }
 
-/// Schedules `request` onto `clusters` (a snapshot; order does not matter).
-pub fn schedule(clusters: &[Cluster], request: &Request<'_>) -> Result<Placement, Error> {
+/// Schedules `request` onto `clusters` (a snapshot; order does not matter). The clusters may
+/// be owned or shared (`Arc`s from a reflector store), so a caller need not copy its snapshot.
+pub fn schedule<C: Borrow<Cluster>>(
+    clusters: &[C],
+    request: &Request<'_>,
+) -> Result<Placement, Error> {
     let placement = request
         .spec
         .placement
@@ -162,8 +167,8 @@ pub fn schedule(clusters: &[Cluster], request: &Request<'_>) -> Result<Placement
 /// `term` is the `clusterAffinities` term to filter with (the [`Placement::affinity_name`] that
 /// succeeded); `None`, or a name no term has, means `clusterAffinity` or the first term.
 /// Deleting clusters are left out, as the scheduler skips them without a reason.
-pub fn explain(
-    clusters: &[Cluster],
+pub fn explain<C: Borrow<Cluster>>(
+    clusters: &[C],
     request: &Request<'_>,
     term: Option<&str>,
 ) -> BTreeMap<String, Vec<String>> {
@@ -187,7 +192,8 @@ pub fn explain(
     let filter = scope.filter(request.spec, placement);
     clusters
         .iter()
-        .filter(|cluster| cluster.metadata.deletion_timestamp.is_none())
+        .map(Borrow::borrow)
+        .filter(|cluster: &&Cluster| cluster.metadata.deletion_timestamp.is_none())
         .filter_map(|cluster| {
             let why = filter.reasons(cluster);
             (!why.is_empty()).then(|| (affinity::name(cluster).to_string(), why))
@@ -248,8 +254,8 @@ impl<'a> Scope<'a> {
 const UNMATCHED_TIER: u32 = 1000;
 
 /// One scheduling cycle within one scope.
-fn cycle(
-    clusters: &[Cluster],
+fn cycle<C: Borrow<Cluster>>(
+    clusters: &[C],
     request: &Request<'_>,
     placement: &PlacementPolicy,
     scope: Scope<'_>,
@@ -258,7 +264,7 @@ fn cycle(
     let filter = scope.filter(spec, placement);
     let mut feasible = Vec::new();
     let mut reasons = BTreeMap::new();
-    for cluster in clusters {
+    for cluster in clusters.iter().map(Borrow::borrow) {
         // A cluster being removed gets no new work; it is not a reason anyone can fix.
         if cluster.metadata.deletion_timestamp.is_some() {
             continue;

@@ -41,7 +41,7 @@ fn no_fit_reports_every_cluster_and_skips_deleting_ones() {
         panic!("expected a fit error");
     };
     assert_eq!((total, reasons.len()), (3, 2));
-    let none = schedule(&[], &Request::new(&spec)).unwrap_err();
+    let none = schedule::<Cluster>(&[], &Request::new(&spec)).unwrap_err();
     assert_eq!(
         none.to_string(),
         "0/0 clusters are available: no cluster exists."

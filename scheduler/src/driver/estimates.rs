@@ -3,7 +3,7 @@
 //! of that answer and its estimate from the Cluster's resource summary.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future;
@@ -38,7 +38,7 @@ impl Estimators {
     /// not depend on capacity or no cluster advertises an estimator.
     pub async fn available(
         &self,
-        clusters: &[Cluster],
+        clusters: &[Arc<Cluster>],
         spec: &ResourceBindingSpec,
     ) -> Option<BTreeMap<String, i32>> {
         if !capacity_bound(spec) {
