@@ -19,8 +19,9 @@ pub struct Args {
 /// Where a control plane keeps its data; shared by every command that runs an apiserver.
 #[derive(clap::Args)]
 pub struct StorageArgs {
-    /// Directory for the embedded store and the kubeconfig; without it data lives in memory.
-    #[arg(long, conflicts_with = "etcd_endpoints")]
+    /// Directory for the kubeconfig and, unless `--etcd-endpoints` is given, the embedded
+    /// store; without either, data lives in memory.
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Comma-separated etcd client URLs; stores data in etcd instead of the embedded store.
     #[arg(long, value_delimiter = ',')]
@@ -51,6 +52,8 @@ impl StorageArgs {
         let Some(dir) = &self.data_dir else {
             return Ok(());
         };
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
         let path = dir.join("kubeconfig");
         let context = kubeconfig::Context {
             name: name.into(),

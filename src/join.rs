@@ -14,32 +14,32 @@ use kube::{Api, Client, Resource as _, ResourceExt};
 use serde_json::json;
 
 /// Where `karmada join` keeps member credentials, as Karmada does.
-const DEFAULT_CREDENTIALS_NAMESPACE: &str = "karmada-cluster";
+pub(crate) const DEFAULT_CREDENTIALS_NAMESPACE: &str = "karmada-cluster";
 /// How long `join` waits for the member to answer before refusing it.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(clap::Args)]
 pub struct JoinArgs {
     /// The member cluster's name in the federation.
-    name: String,
+    pub(crate) name: String,
     /// Kubeconfig of the federation apiserver.
     #[arg(long)]
-    kubeconfig: PathBuf,
+    pub(crate) kubeconfig: PathBuf,
     /// Kubeconfig of the member cluster; its credentials are stored in the federation.
     #[arg(long)]
-    cluster_kubeconfig: PathBuf,
+    pub(crate) cluster_kubeconfig: PathBuf,
     /// Context of the member kubeconfig to use (default: its current context).
     #[arg(long)]
-    cluster_context: Option<String>,
+    pub(crate) cluster_context: Option<String>,
     /// Namespace of the federation where the credentials Secret is kept.
     #[arg(long, default_value = DEFAULT_CREDENTIALS_NAMESPACE)]
-    cluster_namespace: String,
+    pub(crate) cluster_namespace: String,
     #[arg(long)]
-    cluster_provider: Option<String>,
+    pub(crate) cluster_provider: Option<String>,
     #[arg(long)]
-    cluster_region: Option<String>,
+    pub(crate) cluster_region: Option<String>,
     #[arg(long)]
-    cluster_zone: Option<String>,
+    pub(crate) cluster_zone: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -55,6 +55,12 @@ pub struct UnjoinArgs {
 }
 
 pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
+    println!("{}", register(&args).await?);
+    Ok(())
+}
+
+/// Registers the Push cluster `args` describes; returns a line saying what joined.
+pub(crate) async fn register(args: &JoinArgs) -> anyhow::Result<String> {
     karmada_api::names::dns1123_label(&args.name)
         .map_err(|reason| anyhow::anyhow!("cluster name {:?} is invalid: {reason}", args.name))?;
     let kubeconfig = kube::config::Kubeconfig::read_from(&args.cluster_kubeconfig)
@@ -106,7 +112,7 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
         }
     }
     let cluster = clusters
-        .create(&PostParams::default(), &push_cluster(&args, &credentials))
+        .create(&PostParams::default(), &push_cluster(args, &credentials))
         .await
         .context("cannot create the Cluster")?;
     // Owned by the Cluster, the Secret goes when the Cluster does.
@@ -119,11 +125,10 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
         )
         .await
         .context("cannot tie the credentials Secret to the Cluster")?;
-    println!(
+    Ok(format!(
         "cluster {} ({} at {}) joined in Push mode",
         args.name, version.git_version, credentials.server
-    );
-    Ok(())
+    ))
 }
 
 fn push_cluster(args: &JoinArgs, credentials: &Credentials) -> Cluster {

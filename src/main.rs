@@ -10,6 +10,7 @@ mod kubeconfig;
 mod member;
 mod schedule;
 mod scheduler;
+mod up;
 
 use clap::{Parser, Subcommand};
 
@@ -52,6 +53,8 @@ enum Command {
     Scheduler(scheduler::Args),
     /// Remove a member cluster: its Works leave the member, then the Cluster goes.
     Unjoin(join::UnjoinArgs),
+    /// Run a whole federation locally: apiserver, controllers, scheduler, member clusters.
+    Up(up::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -71,6 +74,7 @@ fn main() -> anyhow::Result<()> {
             Command::Schedule(args) => schedule::run(&args),
             Command::Scheduler(args) => scheduler::run(args).await,
             Command::Unjoin(args) => join::unjoin(args).await,
+            Command::Up(args) => up::run(args).await,
         }
     })
 }
@@ -88,9 +92,19 @@ fn init_tracing(format: &str) {
     }
 }
 
-/// A token cancelled on Ctrl-C or SIGTERM, so every component shuts down cleanly.
+/// A token cancelled on Ctrl-C or SIGTERM, so every component shuts down cleanly. A component
+/// that `karmada up` supervises also stops when its standard input closes: that is how the
+/// supervisor asks it to stop, and what happens when the supervisor dies.
 pub(crate) fn shutdown_signal() -> tokio_util::sync::CancellationToken {
     let token = tokio_util::sync::CancellationToken::new();
+    if std::env::var_os(up::SUPERVISED_ENV).is_some() {
+        let cancel = token.clone();
+        tokio::spawn(async move {
+            up::supervisor::wait_for_stdin_to_close().await;
+            tracing::info!("standard input closed by the supervisor; shutting down");
+            cancel.cancel();
+        });
+    }
     let cancel = token.clone();
     tokio::spawn(async move {
         let ctrl_c = tokio::signal::ctrl_c();

@@ -42,6 +42,9 @@ pub struct Config {
     pub compaction_interval: Duration,
     /// Serve the Karmada API from start (a federation apiserver): its CRDs and admission.
     pub karmada_api: bool,
+    /// Serve the MCS API's CRDs (ServiceExport, ServiceImport) from start, as a member cluster
+    /// does; implied by `karmada_api`.
+    pub mcs_api: bool,
 }
 
 impl Config {
@@ -51,6 +54,7 @@ impl Config {
             backend,
             compaction_interval: Duration::from_secs(300),
             karmada_api: false,
+            mcs_api: false,
         }
     }
 }
@@ -64,7 +68,7 @@ pub enum Error {
     SigningKey(#[source] crate::auth::tokens::Error),
     #[error("cannot start the watch cache: {0}")]
     Cache(#[source] RegistryError),
-    #[error("cannot install the Karmada API's CRDs: {0}")]
+    #[error("cannot install the Karmada or MCS API's CRDs: {0}")]
     KarmadaApi(#[source] RegistryError),
     #[error("cannot create the built-in namespace {name}: {source}")]
     Bootstrap { name: String, source: RegistryError },
@@ -141,6 +145,10 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
     if config.karmada_api {
         store = store.with_karmada_admission();
         controllers::crd::install(&store, crate::registry::karmada::crds())
+            .await
+            .map_err(Error::KarmadaApi)?;
+    } else if config.mcs_api {
+        controllers::crd::install(&store, crate::registry::karmada::mcs_crds())
             .await
             .map_err(Error::KarmadaApi)?;
     }

@@ -20,9 +20,16 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         work::binding::ClusterResourceBinding::crd(),
         work::work::Work::crd(),
         apps::WorkloadRebalancer::crd(),
-        mcs::ServiceExport::crd(),
-        mcs::ServiceImport::crd(),
     ]
+    .into_iter()
+    .chain(mcs())
+    .collect()
+}
+
+/// The MCS API's CRDs alone: what a member cluster serves so that ServiceExports (and
+/// ServiceImports) can be propagated to it, as on a cluster with an MCS implementation.
+pub fn mcs() -> Vec<CustomResourceDefinition> {
+    vec![mcs::ServiceExport::crd(), mcs::ServiceImport::crd()]
 }
 
 #[cfg(test)]

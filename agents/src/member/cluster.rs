@@ -56,8 +56,13 @@ impl Member {
 
 /// Starts the member's apiserver and its components; returns once the apiserver serves.
 pub async fn start(config: Config, cancel: CancellationToken) -> Result<Member, Error> {
+    // A member serves the MCS API like a cluster with an MCS implementation installed, so
+    // exported Services can be propagated to it.
     let apiserver = server::start(
-        server::Config::new(config.listen, config.backend.clone()),
+        server::Config {
+            mcs_api: true,
+            ..server::Config::new(config.listen, config.backend.clone())
+        },
         cancel.clone(),
     )
     .await?;

@@ -2,6 +2,7 @@
 //! kind, installed before the first request, and the admission Karmada's webhooks apply to
 //! them (defaults, then every wrong field reported as a 422 with its path).
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
 
 use super::catalog::Resource;
@@ -11,8 +12,16 @@ use karmada_api::validation::{FieldError, Reason};
 
 /// The CRDs to install, as JSON objects.
 pub fn crds() -> Vec<Value> {
-    karmada_api::crds::all()
-        .into_iter()
+    values(karmada_api::crds::all())
+}
+
+/// The MCS API's CRDs alone, as a member cluster serves them.
+pub fn mcs_crds() -> Vec<Value> {
+    values(karmada_api::crds::mcs())
+}
+
+fn values(crds: Vec<CustomResourceDefinition>) -> Vec<Value> {
+    crds.into_iter()
         .map(|crd| {
             let mut value = serde_json::to_value(crd).expect("a CRD always serializes");
             // The generated CRDs carry no type information; the store wants it.
