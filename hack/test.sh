@@ -3,15 +3,10 @@
 # formatting and lint checks and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source hack/lib.sh
 
-need=()
-command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
-command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
-if ((${#need[@]})); then
-    echo "installing: ${need[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+require_cargo
+install_missing etcd=etcd-server protoc=protobuf-compiler
 if ! command -v kubectl >/dev/null 2>&1; then
     echo "kubectl is required for the end-to-end tests (1.27-1.33 are expected under /usr/bin)" >&2
     exit 1

@@ -183,11 +183,7 @@ impl Federation {
     async fn start(&mut self, layout: &mut Layout, deadline: Instant) -> anyhow::Result<()> {
         let started = Instant::now();
         let federation_dir = self.dir.join("federation");
-        let mut apiserver_args = vec![
-            "apiserver".to_string(),
-            "--data-dir".into(),
-            path(&federation_dir),
-        ];
+        let mut apiserver_args = command("apiserver", [("--data-dir", path(&federation_dir))]);
         if !layout.etcd_endpoints.is_empty() {
             apiserver_args.extend(["--etcd-endpoints".into(), layout.etcd_endpoints.join(",")]);
         }
@@ -200,31 +196,22 @@ impl Federation {
         let mut member_urls = BTreeMap::new();
         let starts = layout.members.iter().enumerate().map(|(index, member)| {
             let networks = plan::networks(index);
-            let args = vec![
-                "member".to_string(),
-                "--name".into(),
-                member.name.clone(),
-                "--data-dir".into(),
-                path(&self.dir.join(&member.name)),
-                "--nodes".into(),
-                member.nodes.to_string(),
-                "--node-cpu".into(),
-                member.node_cpu.clone(),
-                "--node-memory".into(),
-                member.node_memory.clone(),
-                "--region".into(),
-                member.region.clone(),
-                "--zone".into(),
-                member.zone.clone(),
-                "--provider".into(),
-                member.provider.clone(),
-                "--pod-cidr".into(),
-                networks.pods,
-                "--service-cidr".into(),
-                networks.services,
-                "--load-balancer-pool".into(),
-                networks.load_balancers,
-            ];
+            let args = command(
+                "member",
+                [
+                    ("--name", member.name.clone()),
+                    ("--data-dir", path(&self.dir.join(&member.name))),
+                    ("--nodes", member.nodes.to_string()),
+                    ("--node-cpu", member.node_cpu.clone()),
+                    ("--node-memory", member.node_memory.clone()),
+                    ("--region", member.region.clone()),
+                    ("--zone", member.zone.clone()),
+                    ("--provider", member.provider.clone()),
+                    ("--pod-cidr", networks.pods),
+                    ("--service-cidr", networks.services),
+                    ("--load-balancer-pool", networks.load_balancers),
+                ],
+            );
             let spec = self.spec(&member.name, args);
             let port = member.port;
             async move { (spec.clone(), start_server(spec, port, deadline).await) }
@@ -262,14 +249,8 @@ impl Federation {
 
         let federation_kubeconfig = path(&federation_dir.join("kubeconfig"));
         for name in ["controller-manager", "scheduler"] {
-            let spec = self.spec(
-                name,
-                vec![
-                    name.to_string(),
-                    "--kubeconfig".into(),
-                    federation_kubeconfig.clone(),
-                ],
-            );
+            let args = command(name, [("--kubeconfig", federation_kubeconfig.clone())]);
+            let spec = self.spec(name, args);
             let process = Process::spawn(&spec)?;
             self.workers.supervise(spec, process);
         }
@@ -281,26 +262,19 @@ impl Federation {
             let member_kubeconfig = self.dir.join(&member.name).join("kubeconfig");
             match member.mode {
                 Mode::Pull => {
-                    let spec = self.spec(
-                        &format!("{}-agent", member.name),
-                        vec![
-                            "agent".into(),
-                            "--cluster".into(),
-                            member.name.clone(),
-                            "--karmada-kubeconfig".into(),
-                            federation_kubeconfig.clone(),
-                            "--member-kubeconfig".into(),
-                            path(&member_kubeconfig),
-                            "--region".into(),
-                            member.region.clone(),
-                            "--zone".into(),
-                            member.zone.clone(),
-                            "--provider".into(),
-                            member.provider.clone(),
-                            "--estimator-listen".into(),
-                            "127.0.0.1:0".into(),
+                    let args = command(
+                        "agent",
+                        [
+                            ("--cluster", member.name.clone()),
+                            ("--karmada-kubeconfig", federation_kubeconfig.clone()),
+                            ("--member-kubeconfig", path(&member_kubeconfig)),
+                            ("--region", member.region.clone()),
+                            ("--zone", member.zone.clone()),
+                            ("--provider", member.provider.clone()),
+                            ("--estimator-listen", "127.0.0.1:0".into()),
                         ],
                     );
+                    let spec = self.spec(&format!("{}-agent", member.name), args);
                     let process = Process::spawn(&spec)?;
                     self.workers.supervise(spec, process);
                 }
@@ -426,6 +400,17 @@ async fn start_server(
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// The arguments of `karmada <subcommand> --flag value...`.
+fn command<const N: usize>(subcommand: &str, flags: [(&str, String); N]) -> Vec<String> {
+    std::iter::once(subcommand.to_string())
+        .chain(
+            flags
+                .into_iter()
+                .flat_map(|(flag, value)| [flag.to_string(), value]),
+        )
+        .collect()
 }
 
 /// `spec` listening on 127.0.0.1:`port`.

@@ -42,8 +42,8 @@ impl ApiServer {
     /// Starts `karmada <command...>` (any command that serves an apiserver, such as
     /// `member --name m1`) and returns once it logged its ready line.
     pub fn start_command(command_args: &[&str], store: Store<'_>) -> anyhow::Result<ApiServer> {
-        let mut command = Command::new(BINARY);
-        command.args(command_args).args(["--listen", "127.0.0.1:0"]);
+        let mut command = karmada(command_args);
+        command.args(["--listen", "127.0.0.1:0"]);
         match &store {
             Store::Memory => {}
             Store::Embedded(dir) => {
@@ -53,14 +53,6 @@ impl ApiServer {
                 command.args(["--etcd-endpoints", endpoint, "--etcd-prefix", prefix]);
             }
         }
-        // The ready line is parsed, so pin the level and ask for plain text.
-        command
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env("KARMADA_LOG_FORMAT", "text")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
         let mut child = command
             .spawn()
             .with_context(|| format!("starting {BINARY}"))?;
@@ -139,6 +131,21 @@ impl Drop for ApiServer {
     }
 }
 
+/// `karmada <args...>` logging plain text at info level to a piped stderr (ready lines are
+/// parsed from it), with no stdin or stdout.
+pub fn karmada(args: &[&str]) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env("KARMADA_LOG_FORMAT", "text")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
 /// Copies every stderr line into `log` and forwards it on the returned channel until EOF.
 pub fn drain(stderr: ChildStderr, log: Arc<Mutex<Vec<String>>>) -> mpsc::Receiver<String> {
     let (send, receive) = mpsc::channel();
@@ -197,7 +204,7 @@ fn ready_url(line: &str) -> Option<String> {
 }
 
 /// Removes ANSI SGR sequences (`ESC [ ... m`), which tracing adds when it thinks it has a terminal.
-fn strip_ansi(text: &str) -> String {
+pub fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {

@@ -1,12 +1,12 @@
 //! A `karmada` component that serves no API of its own (controller-manager, scheduler,
 //! agent) as a child process, its log kept for failure messages, killed on drop.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 
-use super::apiserver::drain;
+use super::apiserver::{drain, karmada};
 
 pub struct Component {
     child: Child,
@@ -16,14 +16,7 @@ pub struct Component {
 impl Component {
     /// Starts `karmada <args...>`.
     pub fn start(args: &[&str]) -> anyhow::Result<Component> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_karmada"))
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env("KARMADA_LOG_FORMAT", "text")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+        let mut child = karmada(args)
             .spawn()
             .with_context(|| format!("starting karmada {}", args.join(" ")))?;
         let stderr = child.stderr.take().context("stderr was not piped")?;

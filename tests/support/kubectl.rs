@@ -52,6 +52,15 @@ impl Kubectl {
 
     /// A specific kubectl binary; fails if it is not installed.
     pub fn with_binary(server: &ApiServer, binary: &Path) -> anyhow::Result<Kubectl> {
+        Kubectl::build(binary, server.kubeconfig())
+    }
+
+    /// The dispatcher `kubectl` with any kubeconfig file (pick a context with `--context`).
+    pub fn for_kubeconfig(kubeconfig: &Path) -> anyhow::Result<Kubectl> {
+        Kubectl::build(Path::new(DISPATCHER), kubeconfig)
+    }
+
+    fn build(binary: &Path, kubeconfig: &Path) -> anyhow::Result<Kubectl> {
         ensure!(
             binary.exists(),
             "{} not found: the kubectl tests need the Google Cloud SDK kubectl bundle",
@@ -59,7 +68,7 @@ impl Kubectl {
         );
         Ok(Kubectl {
             binary: binary.to_owned(),
-            kubeconfig: server.kubeconfig().to_owned(),
+            kubeconfig: kubeconfig.to_owned(),
             cache: tempfile::tempdir().context("creating kubectl's cache directory")?,
         })
     }

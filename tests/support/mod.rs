@@ -9,3 +9,4 @@ pub mod etcd;
 pub mod federation;
 pub mod kubectl;
 pub mod poll;
+pub mod up;
