@@ -9,4 +9,4 @@ source hack/lib.sh
 require_cargo
 install_missing protoc=protobuf-compiler
 cargo build --release --bin karmada
-exec target/release/karmada up "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/karmada" up "$@"
