@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use karmada_agents::push;
+use karmada_api::policy::propagation::PurgeMode;
 use karmada_propagation::{
-    binding, cluster_health, dependencies, detector, execution_namespace, namespace_sync,
-    rebalancer, status,
+    binding, cluster_health, dependencies, detector, execution_namespace, graceful_eviction,
+    namespace_sync, rebalancer, status, taint_manager, taint_policy,
 };
 
 #[derive(clap::Args)]
@@ -23,6 +24,40 @@ pub struct Args {
     /// is collected; pull agents have their own setting.
     #[arg(long, default_value_t = 10)]
     cluster_status_update_frequency_seconds: u64,
+    /// Keep the built-in ClusterTaintPolicies, which taint a cluster NoExecute while its Ready
+    /// condition is False (`cluster.karmada.io/not-ready`) or Unknown
+    /// (`cluster.karmada.io/unreachable`); `false` removes them.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    default_taint_policies: bool,
+    /// Evict workloads from clusters with NoExecute taints they do not tolerate.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    enable_no_execute_taint_eviction: bool,
+    /// How the copy on a cluster evicted for a NoExecute taint is removed, unless the policy's
+    /// `failover.cluster.purgeMode` says: Gracefully (once the new placement is healthy),
+    /// Directly, or Never.
+    #[arg(long, default_value = "Gracefully", value_parser = purge_mode)]
+    no_execute_taint_eviction_purge_mode: PurgeMode,
+    /// Evictions per second (bursts of as many).
+    #[arg(long, default_value_t = 20.0)]
+    resource_eviction_rate: f64,
+    /// Evictions per second while more than half of the clusters are unhealthy.
+    #[arg(long, default_value_t = 1.0)]
+    secondary_resource_eviction_rate: f64,
+    /// How long an evicted cluster's copy may outlive the rescheduling when the new placement
+    /// is not healthy yet (tasks may set their own).
+    #[arg(long, default_value_t = graceful_eviction::DEFAULT_TIMEOUT.as_secs())]
+    graceful_eviction_timeout_seconds: u64,
+}
+
+fn purge_mode(value: &str) -> Result<PurgeMode, String> {
+    match value {
+        "Gracefully" => Ok(PurgeMode::Gracefully),
+        "Directly" => Ok(PurgeMode::Directly),
+        "Never" => Ok(PurgeMode::Never),
+        other => Err(format!(
+            "{other:?} is not a purge mode: use Gracefully, Directly or Never"
+        )),
+    }
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -33,15 +68,40 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut push_clusters = push::Config::new(client.clone());
     push_clusters.periods.status_period =
         Duration::from_secs(args.cluster_status_update_frequency_seconds.max(1));
+    let evictions = taint_manager::Config {
+        purge_mode: args.no_execute_taint_eviction_purge_mode,
+        rate: args.resource_eviction_rate,
+        burst: args.resource_eviction_rate.ceil().max(1.0) as u32,
+        secondary_rate: args.secondary_resource_eviction_rate,
+    };
+    let taint_eviction = {
+        let (client, cancel) = (client.clone(), cancel.clone());
+        async move {
+            if args.enable_no_execute_taint_eviction {
+                taint_manager::run(client, evictions, cancel).await;
+            }
+        }
+    };
     tokio::join!(
         execution_namespace::run(client.clone(), cancel.clone()),
+        Box::pin(taint_policy::run(
+            client.clone(),
+            args.default_taint_policies,
+            cancel.clone()
+        )),
+        Box::pin(taint_eviction),
+        Box::pin(graceful_eviction::run(
+            client.clone(),
+            Duration::from_secs(args.graceful_eviction_timeout_seconds),
+            cancel.clone(),
+        )),
         cluster_health::run(client.clone(), grace, cancel.clone()),
         namespace_sync::run(client.clone(), cancel.clone()),
         detector::controller::run(client.clone(), cancel.clone()),
         binding::controller::run(client.clone(), cancel.clone()),
         dependencies::run(client.clone(), cancel.clone()),
         rebalancer::run(client.clone(), cancel.clone()),
-        status::controller::run(client, cancel.clone()),
+        Box::pin(status::controller::run(client, cancel.clone())),
         Box::pin(push::run(push_clusters, cancel)),
     );
     Ok(())

@@ -5,9 +5,12 @@
 
 pub mod binding;
 pub mod cluster_health;
+pub mod cluster_watch;
 pub mod dependencies;
 pub mod detector;
+pub mod eviction;
 pub mod execution_namespace;
+pub mod graceful_eviction;
 pub mod namespace_sync;
 pub mod overrides;
 pub mod rebalancer;
@@ -16,3 +19,5 @@ pub mod resources;
 mod samples;
 pub mod select;
 pub mod status;
+pub mod taint_manager;
+pub mod taint_policy;

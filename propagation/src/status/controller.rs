@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::template::WithoutStatus;
 use crate::binding::controller::{BindingObject, Regarding, changes, record, work_status};
+use crate::cluster_watch::{self, ClusterWatch};
 use crate::resources::Resources;
 use crate::status::{MemberWork, aggregated_status, binding_conditions, existing_clusters};
 
@@ -71,22 +72,31 @@ struct Context {
     recorder: Recorder,
     backoff: Backoff,
     without_status: WithoutStatus,
+    /// Clusters not Ready are left out of the template's status.
+    clusters: ClusterWatch,
 }
 
 /// Runs the status controllers of ResourceBindings and ClusterResourceBindings until `cancel`
 /// fires.
 pub async fn run(client: Client, cancel: CancellationToken) {
+    let (clusters, watching) = ClusterWatch::start(client.clone(), cluster_watch::counted);
     let ctx = Arc::new(Context {
         resources: Resources::new(client.clone()),
         recorder: Recorder::new(client.clone(), Reporter::from(CONTROLLER_NAME)),
         backoff: Backoff::new(RETRY_FIRST, RETRY_MAX),
         without_status: WithoutStatus::default(),
+        clusters,
         client,
     });
-    tokio::join!(
-        controller::<ResourceBinding>(ctx.clone(), cancel.clone()),
-        controller::<ClusterResourceBinding>(ctx, cancel),
-    );
+    tokio::select! {
+        _ = async {
+            tokio::join!(
+                controller::<ResourceBinding>(ctx.clone(), cancel.clone()),
+                controller::<ClusterResourceBinding>(ctx, cancel.clone()),
+            )
+        } => {}
+        () = watching => {}
+    }
 }
 
 async fn controller<K: BindingObject>(ctx: Arc<Context>, cancel: CancellationToken) {
@@ -96,6 +106,7 @@ async fn controller<K: BindingObject>(ctx: Arc<Context>, cancel: CancellationTok
             .watches_stream(changes(Api::<Work>::all(client), work_status), |work| {
                 K::owner_of(&work)
             })
+            .reconcile_all_on(ctx.clusters.changes())
             .graceful_shutdown_on(async move { cancel.cancelled().await })
             .run(
                 reconcile::<K>,
@@ -176,7 +187,20 @@ async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Resu
         return Ok(Action::requeue(Duration::ZERO));
     }
 
-    match template::sync(&ctx.resources, &ctx.without_status, &spec.resource, &items).await {
+    // A cluster that is not Ready stops counting at once: what it last reported may be gone.
+    let counted: Vec<_> = items
+        .iter()
+        .filter(|item| ctx.clusters.counts(&item.cluster_name))
+        .cloned()
+        .collect();
+    match template::sync(
+        &ctx.resources,
+        &ctx.without_status,
+        &spec.resource,
+        &counted,
+    )
+    .await
+    {
         Ok(template::Outcome::Updated) => {
             let note = format!("Update {name} with AggregatedStatus successfully.");
             record(

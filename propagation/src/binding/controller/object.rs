@@ -35,6 +35,8 @@ pub trait BindingObject:
 
     fn status_mut(&mut self) -> &mut ResourceBindingStatus;
 
+    fn spec_mut(&mut self) -> &mut ResourceBindingSpec;
+
     /// The binding a Work belongs to, read from the Work's annotations.
     fn owner_of(work: &Work) -> Option<ObjectRef<Self>>;
 
@@ -90,6 +92,10 @@ impl BindingObject for ResourceBinding {
         self.status.get_or_insert_with(Default::default)
     }
 
+    fn spec_mut(&mut self) -> &mut ResourceBindingSpec {
+        &mut self.spec
+    }
+
     fn owner_of(work: &Work) -> Option<ObjectRef<Self>> {
         let namespace = annotation(work, RESOURCE_BINDING_NAMESPACE_ANNOTATION)?;
         let name = annotation(work, RESOURCE_BINDING_NAME_ANNOTATION)?;
@@ -115,6 +121,10 @@ impl BindingObject for ClusterResourceBinding {
 
     fn status_mut(&mut self) -> &mut ResourceBindingStatus {
         self.status.get_or_insert_with(Default::default)
+    }
+
+    fn spec_mut(&mut self) -> &mut ResourceBindingSpec {
+        &mut self.spec.0
     }
 
     fn owner_of(work: &Work) -> Option<ObjectRef<Self>> {

@@ -1,0 +1,420 @@
+//! Ends graceful eviction tasks, as Karmada's graceful-eviction controllers do: while a task
+//! stays, the binding controller keeps the evicted cluster's copy (unless it purges
+//! `Directly`) and the scheduler keeps the cluster out. A task ends when the binding has been
+//! rescheduled and every new target cluster reports the workload Healthy, or when its grace
+//! period (the task's, or the controller's timeout) runs out after the rescheduling. A binding
+//! that could not be rescheduled keeps its tasks, and so the copies that still run: nothing is
+//! taken from the last healthy placement while no other cluster can take the replicas.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use karmada_api::policy::propagation::PurgeMode;
+use karmada_api::work::binding::{
+    ClusterResourceBinding, GracefulEvictionTask, ResourceBinding, ResourceBindingSpec,
+    ResourceBindingStatus, ResourceHealth, SCHEDULED_CONDITION,
+};
+use karmada_runtime::Backoff;
+use karmada_runtime::conflict::{self, write_fresh};
+use karmada_runtime::controller::{drain, reconciled, requeue_failed};
+use kube::api::PostParams;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{EventType, Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::binding::controller::{BindingObject, Regarding, record};
+
+const CONTROLLER: &str = "graceful-eviction";
+const ACTION: &str = "Evict";
+/// Event reason when an evicted cluster's copy is let go.
+pub const EVICTION_ENDED_REASON: &str = "GracefulEvictionEnded";
+/// How long a Gracefully purged copy outlives the rescheduling by default, as Karmada's
+/// `--graceful-eviction-timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What became of a binding's tasks at one look.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settled {
+    /// The tasks that stay.
+    pub remaining: Vec<GracefulEvictionTask>,
+    /// The tasks that end, each with why.
+    pub ended: Vec<(GracefulEvictionTask, String)>,
+    /// When to look again for a grace period to run out.
+    pub recheck: Option<Duration>,
+}
+
+/// Whether the scheduler has placed the binding's current spec successfully.
+pub fn rescheduled(generation: Option<i64>, status: Option<&ResourceBindingStatus>) -> bool {
+    let Some(status) = status else {
+        return false;
+    };
+    let observed = match (generation, status.scheduler_observed_generation) {
+        (Some(generation), Some(observed)) => observed >= generation,
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    observed
+        && status
+            .condition(SCHEDULED_CONDITION)
+            .is_some_and(|c| c.status == "True")
+}
+
+/// Decides, at `now`, which of `spec`'s tasks end.
+pub fn settle(
+    spec: &ResourceBindingSpec,
+    generation: Option<i64>,
+    status: Option<&ResourceBindingStatus>,
+    timeout: Duration,
+    now: Timestamp,
+) -> Settled {
+    let scheduled = rescheduled(generation, status) && !spec.clusters.is_empty();
+    let unhealthy: Vec<&str> = spec
+        .clusters
+        .iter()
+        .filter(|target| {
+            !status.is_some_and(|s| {
+                s.aggregated_status.iter().any(|item| {
+                    item.cluster_name == target.name && item.health == Some(ResourceHealth::Healthy)
+                })
+            })
+        })
+        .map(|target| target.name.as_str())
+        .collect();
+    let targets: Vec<&str> = spec.clusters.iter().map(|c| c.name.as_str()).collect();
+    let mut settled = Settled {
+        remaining: Vec::new(),
+        ended: Vec::new(),
+        recheck: None,
+    };
+    for task in &spec.graceful_eviction_tasks {
+        let kept_on_purpose =
+            task.suppress_deletion == Some(true) || task.purge_mode == Some(PurgeMode::Never);
+        if kept_on_purpose || !scheduled {
+            settled.remaining.push(task.clone());
+            continue;
+        }
+        if task.purge_mode == Some(PurgeMode::Directly) {
+            let why = format!(
+                "the workload was rescheduled to {} and the copy on {} was removed at once",
+                targets.join(", "),
+                task.from_cluster
+            );
+            settled.ended.push((task.clone(), why));
+            continue;
+        }
+        if unhealthy.is_empty() {
+            let why = format!(
+                "the new placement ({}) is healthy, so the copy on {} is removed",
+                targets.join(", "),
+                task.from_cluster
+            );
+            settled.ended.push((task.clone(), why));
+            continue;
+        }
+        let grace = task.grace_period_seconds.map_or(timeout, |s| {
+            Duration::from_secs(u64::try_from(s).unwrap_or(0))
+        });
+        let started = task.creation_timestamp.as_ref().map_or(now, |t| t.0);
+        let deadline = started
+            .checked_add(SignedDuration::try_from(grace).unwrap_or(SignedDuration::MAX))
+            .unwrap_or(Timestamp::MAX);
+        if deadline <= now {
+            let why = format!(
+                "its grace period of {}s ended while {} still reported unhealthy, so the copy on {} is removed",
+                grace.as_secs(),
+                unhealthy.join(", "),
+                task.from_cluster
+            );
+            settled.ended.push((task.clone(), why));
+        } else {
+            let left = now.duration_until(deadline).unsigned_abs();
+            settled.recheck = Some(settled.recheck.map_or(left, |r| r.min(left)));
+            settled.remaining.push(task.clone());
+        }
+    }
+    settled
+}
+
+struct Context {
+    client: Client,
+    recorder: Recorder,
+    timeout: Duration,
+    backoff: Backoff,
+}
+
+/// Runs until `cancel` fires; `timeout` is the grace period of tasks that name none.
+pub async fn run(client: Client, timeout: Duration, cancel: CancellationToken) {
+    let ctx = Arc::new(Context {
+        recorder: Recorder::new(client.clone(), Reporter::from(CONTROLLER)),
+        client,
+        timeout,
+        backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(30)),
+    });
+    tokio::join!(
+        controller::<ResourceBinding>(ctx.clone(), cancel.clone()),
+        controller::<ClusterResourceBinding>(ctx, cancel),
+    );
+}
+
+async fn controller<K: BindingObject>(ctx: Arc<Context>, cancel: CancellationToken) {
+    let results = Controller::new(
+        Api::<K>::all(ctx.client.clone()),
+        watcher::Config::default(),
+    )
+    .graceful_shutdown_on(async move { cancel.cancelled().await })
+    .run(
+        |binding, ctx| async move {
+            let result = reconcile(Arc::clone(&binding), Arc::clone(&ctx)).await;
+            if result.is_ok() {
+                reconciled(&ctx.backoff, &*binding);
+            }
+            result
+        },
+        |binding, error, ctx| requeue_failed(&ctx.backoff, CONTROLLER, &*binding, error),
+        ctx,
+    );
+    drain(results, CONTROLLER).await;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot end the eviction tasks of {binding}: {source}")]
+    Write {
+        binding: String,
+        #[source]
+        source: conflict::Error,
+    },
+}
+
+async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if binding.spec().graceful_eviction_tasks.is_empty()
+        || binding.meta().deletion_timestamp.is_some()
+    {
+        return Ok(Action::await_change());
+    }
+    let settle_now = |b: &K| {
+        settle(
+            b.spec(),
+            b.meta().generation,
+            b.status(),
+            ctx.timeout,
+            Timestamp::now(),
+        )
+    };
+    let first = settle_now(&binding);
+    if first.ended.is_empty() {
+        return Ok(first.recheck.map_or_else(Action::await_change, |left| {
+            Action::requeue(left + Duration::from_millis(100))
+        }));
+    }
+    let api = binding.api_for(ctx.client.clone());
+    let name = binding.name_any();
+    let mut ended = Vec::new();
+    let mut recheck = None;
+    write_fresh(
+        (*binding).clone(),
+        5,
+        |mut current: K| {
+            let settled = settle_now(&current);
+            ended.clone_from(&settled.ended);
+            recheck = settled.recheck;
+            let (api, name) = (api.clone(), name.clone());
+            async move {
+                if settled.ended.is_empty() {
+                    return Ok(());
+                }
+                current.spec_mut().graceful_eviction_tasks = settled.remaining;
+                api.replace(&name, &PostParams::default(), &current)
+                    .await
+                    .map(drop)
+            }
+        },
+        || api.get(&name),
+    )
+    .await
+    .map_err(|source| Error::Write {
+        binding: binding.describe(),
+        source,
+    })?;
+    for (task, why) in &ended {
+        let note = format!("Eviction from cluster {} ended: {why}.", task.from_cluster);
+        tracing::info!(binding = %binding.describe(), cluster = %task.from_cluster, "{note}");
+        record(
+            &ctx.recorder,
+            &*binding,
+            Regarding::BindingAndTemplate,
+            EventType::Normal,
+            ACTION,
+            EVICTION_ENDED_REASON,
+            &note,
+        )
+        .await;
+    }
+    Ok(recheck.map_or_else(Action::await_change, |left| {
+        Action::requeue(left + Duration::from_millis(100))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + seconds).unwrap()
+    }
+
+    fn spec(clusters: &[&str], tasks: &Value) -> ResourceBindingSpec {
+        let clusters: Vec<Value> = clusters
+            .iter()
+            .map(|c| json!({"name": c, "replicas": 3}))
+            .collect();
+        serde_json::from_value(json!({
+            "resource": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "d", "name": "w"},
+            "clusters": clusters,
+            "gracefulEvictionTasks": tasks,
+        }))
+        .unwrap()
+    }
+
+    fn task(cluster: &str, purge: &str, created: i64, grace: Option<i32>) -> Value {
+        json!({"fromCluster": cluster, "purgeMode": purge, "reason": "TaintUntolerated",
+               "producer": "TaintManager", "creationTimestamp": at(created).to_string(),
+               "gracePeriodSeconds": grace})
+    }
+
+    fn status(observed: i64, scheduled: &str, healthy: &[(&str, &str)]) -> ResourceBindingStatus {
+        let items: Vec<Value> = healthy
+            .iter()
+            .map(|(c, h)| json!({"clusterName": c, "applied": true, "health": h}))
+            .collect();
+        serde_json::from_value(json!({
+            "schedulerObservedGeneration": observed,
+            "conditions": [{"type": "Scheduled", "status": scheduled, "reason": "R", "message": "",
+                            "lastTransitionTime": at(0).to_string()}],
+            "aggregatedStatus": items,
+        }))
+        .unwrap()
+    }
+
+    fn ended(s: &Settled) -> Vec<&str> {
+        s.ended
+            .iter()
+            .map(|(t, _)| t.from_cluster.as_str())
+            .collect()
+    }
+
+    const TIMEOUT: Duration = Duration::from_secs(600);
+
+    #[test]
+    fn a_task_ends_when_the_new_placement_is_healthy() {
+        let s = spec(&["m1", "m3"], &json!([task("m2", "Gracefully", 0, None)]));
+        let all_healthy = status(
+            2,
+            "True",
+            &[("m1", "Healthy"), ("m3", "Healthy"), ("m2", "Unknown")],
+        );
+        let settled = settle(&s, Some(2), Some(&all_healthy), TIMEOUT, at(10));
+        assert_eq!(ended(&settled), ["m2"]);
+        assert!(settled.remaining.is_empty());
+        assert!(
+            settled.ended[0]
+                .1
+                .contains("new placement (m1, m3) is healthy"),
+            "{:?}",
+            settled.ended
+        );
+        // One new cluster not healthy yet: kept, looked at again when the grace period ends.
+        let one_unhealthy = status(2, "True", &[("m1", "Healthy"), ("m3", "Unhealthy")]);
+        let settled = settle(&s, Some(2), Some(&one_unhealthy), TIMEOUT, at(10));
+        assert!(settled.ended.is_empty());
+        assert_eq!(settled.recheck, Some(Duration::from_secs(590)));
+    }
+
+    #[test]
+    fn a_task_ends_when_its_grace_period_runs_out_after_rescheduling() {
+        let s = spec(
+            &["m1"],
+            &json!([
+                task("m2", "Gracefully", 0, Some(30)),
+                task("m3", "Gracefully", 0, None)
+            ]),
+        );
+        let unhealthy = status(2, "True", &[("m1", "Unhealthy")]);
+        let settled = settle(&s, Some(2), Some(&unhealthy), TIMEOUT, at(31));
+        assert_eq!(ended(&settled), ["m2"]);
+        assert!(
+            settled.ended[0].1.contains("grace period of 30s"),
+            "{:?}",
+            settled.ended
+        );
+        assert_eq!(settled.remaining[0].from_cluster, "m3");
+        assert_eq!(settled.recheck, Some(Duration::from_secs(569)));
+    }
+
+    #[test]
+    fn nothing_ends_before_the_binding_is_rescheduled() {
+        let s = spec(
+            &["m1"],
+            &json!([
+                task("m2", "Gracefully", 0, Some(1)),
+                task("m3", "Directly", 0, None)
+            ]),
+        );
+        let healthy = [("m1", "Healthy")];
+        // Unschedulable: every task stays, so the evicted copies keep running.
+        let failed = status(2, "False", &healthy);
+        assert!(
+            settle(&s, Some(2), Some(&failed), TIMEOUT, at(1000))
+                .ended
+                .is_empty()
+        );
+        // Scheduled, but for an older generation.
+        let stale = status(1, "True", &healthy);
+        assert!(
+            settle(&s, Some(2), Some(&stale), TIMEOUT, at(1000))
+                .ended
+                .is_empty()
+        );
+        // No target cluster left at all.
+        let empty = spec(&[], &json!([task("m2", "Gracefully", 0, Some(1))]));
+        assert!(
+            settle(
+                &empty,
+                Some(2),
+                Some(&status(2, "True", &[])),
+                TIMEOUT,
+                at(1000)
+            )
+            .ended
+            .is_empty()
+        );
+        // Rescheduled: Directly ends at once, Gracefully once healthy.
+        let done = settle(
+            &s,
+            Some(2),
+            Some(&status(2, "True", &healthy)),
+            TIMEOUT,
+            at(5),
+        );
+        assert_eq!(ended(&done), ["m2", "m3"]);
+    }
+
+    #[test]
+    fn never_and_suppressed_tasks_stay() {
+        let mut suppressed = task("m3", "Gracefully", 0, Some(1));
+        suppressed["suppressDeletion"] = json!(true);
+        let s = spec(
+            &["m1"],
+            &json!([task("m2", "Never", 0, Some(1)), suppressed]),
+        );
+        let healthy = status(2, "True", &[("m1", "Healthy")]);
+        let settled = settle(&s, Some(2), Some(&healthy), TIMEOUT, at(1000));
+        assert!(settled.ended.is_empty());
+        assert_eq!(settled.remaining.len(), 2);
+        assert_eq!(settled.recheck, None);
+    }
+}
