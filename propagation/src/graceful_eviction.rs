@@ -18,9 +18,10 @@ use karmada_api::work::binding::{
 use karmada_runtime::Backoff;
 use karmada_runtime::conflict::{self, write_fresh};
 use karmada_runtime::controller::{drain, reconciled, requeue_failed};
+use karmada_runtime::events::Recorder;
 use kube::api::PostParams;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Reporter};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;

@@ -1,9 +1,50 @@
 //! Best-effort Kubernetes Events: one event recorded on each object it regards, and the
 //! reference to a binding's resource template that Karmada records its events on too.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use k8s_openapi::api::core::v1::ObjectReference;
 use karmada_api::work::binding::ObjectReference as BoundResource;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::Client;
+use kube::runtime::events::{Event, EventType, Reporter};
+
+/// How many distinct notes a [`Recorder`] remembers before it starts afresh.
+const NOTES_REMEMBERED: usize = 1024;
+
+/// Records Events like Kubernetes' own recorder: repeats of one event (same object, reason and
+/// note) become one Event with a count, and events that say something else stay apart. kube's
+/// recorder alone folds every event with the same reason on an object into the first one, so
+/// "scheduled to member1 and member2" followed by "scheduled to member1 and member3" would
+/// show only the first; here each distinct note has a recorder of its own.
+#[derive(Clone)]
+pub struct Recorder {
+    client: Client,
+    reporter: Reporter,
+    by_note: Arc<Mutex<HashMap<String, kube::runtime::events::Recorder>>>,
+}
+
+impl Recorder {
+    pub fn new(client: Client, reporter: Reporter) -> Recorder {
+        Recorder {
+            client,
+            reporter,
+            by_note: Arc::default(),
+        }
+    }
+
+    fn for_note(&self, note: &str) -> kube::runtime::events::Recorder {
+        let make =
+            || kube::runtime::events::Recorder::new(self.client.clone(), self.reporter.clone());
+        let Ok(mut by_note) = self.by_note.lock() else {
+            return make();
+        };
+        if by_note.len() >= NOTES_REMEMBERED && !by_note.contains_key(note) {
+            by_note.clear();
+        }
+        by_note.entry(note.to_string()).or_insert_with(make).clone()
+    }
+}
 
 /// What an event says: its type, the action it reports, a machine-readable reason and a note
 /// for people.
@@ -29,6 +70,7 @@ pub async fn record<'a>(
         action: report.action.to_string(),
         secondary: None,
     };
+    let recorder = recorder.for_note(report.note);
     for object in regarding {
         if let Err(error) = recorder.publish(&event, object).await {
             let name = object.name.as_deref().unwrap_or_default();

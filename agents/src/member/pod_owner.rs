@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
+use karmada_runtime::events::Recorder;
 use kube::Api;
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 

@@ -13,9 +13,10 @@ use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Servi
 use karmada_api::work::binding::{ObjectReference, ResourceBinding};
 use karmada_runtime::Backoff;
 use karmada_runtime::controller::{drain, reconciled, requeue_failed};
+use karmada_runtime::events::Recorder;
 use karmada_runtime::events::{Report, record};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};

@@ -3,8 +3,9 @@
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use karmada_api::work::binding::{ResourceBindingSpec, TargetCluster};
+use karmada_runtime::events::Recorder;
 use karmada_runtime::events::{self, Report};
-use kube::runtime::events::{EventType, Recorder};
+use kube::runtime::events::EventType;
 
 /// Event reason: a cycle placed the binding.
 pub const SCHEDULE_SUCCEED_REASON: &str = "ScheduleBindingSucceed";

@@ -1,8 +1,9 @@
 //! Best-effort Kubernetes Events on a binding and its resource template, which Karmada records
 //! on both so `kubectl describe` of either shows how propagation went.
 
+use karmada_runtime::events::Recorder;
 use karmada_runtime::events::{self, Report, template_reference};
-use kube::runtime::events::{EventType, Recorder};
+use kube::runtime::events::EventType;
 
 use super::BindingObject;
 
