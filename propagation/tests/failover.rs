@@ -189,13 +189,22 @@ async fn an_unreachable_cluster_is_evicted_gracefully_and_the_task_ends_when_hea
         })
     })
     .await?;
-    let ended = template_events(&client, "web", graceful_eviction::EVICTION_ENDED_REASON).await?;
-    assert!(
-        ended
-            .iter()
-            .any(|n| n.contains("new placement (m1, m3) is healthy")),
-        "{ended:?}"
-    );
+    // The event follows the write that ended the task.
+    until("the event saying the eviction ended", || async {
+        let ended =
+            template_events(&client, "web", graceful_eviction::EVICTION_ENDED_REASON).await?;
+        Ok(
+            if ended
+                .iter()
+                .any(|n| n.contains("new placement (m1, m3) is healthy"))
+            {
+                Ok(())
+            } else {
+                Err(format!("{ended:?}"))
+            },
+        )
+    })
+    .await?;
 
     // m2 recovers: its NoExecute taint goes, and nothing moves back by itself.
     set_ready(&client, "m2", "True").await?;
