@@ -49,6 +49,27 @@ spec:
           - {targetCluster: {clusterNames: [member1, member2, member3]}, weight: 1}
 ";
 
+/// Two replicas that may only run on member2: when it is lost there is nowhere to go.
+const PINNED: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: pinned}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: pinned}}
+  template:
+    metadata: {labels: {app: pinned}}
+    spec:
+      containers: [{name: nginx, image: nginx:1.25}]
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: pinned}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: pinned}]
+  placement:
+    clusterAffinity: {clusterNames: [member2]}
+";
+
 const REBALANCE: &str = "apiVersion: apps.karmada.io/v1alpha1
 kind: WorkloadRebalancer
 metadata: {name: spread-web-again}
@@ -99,7 +120,9 @@ fn a_lost_cluster_fails_over_and_comes_back_only_when_rebalanced() -> anyhow::Re
     let needle = dir.path().to_string_lossy().into_owned();
     let up = Up::start(dir.path(), &["--port", "0"])?;
     up.kubectl.ok_stdin(&["apply", "-f", "-"], WEB)?;
+    up.kubectl.ok_stdin(&["apply", "-f", "-"], PINNED)?;
     up.until_placed("web", &[("member1", 2), ("member2", 2), ("member3", 2)])?;
+    up.until_placed("pinned", &[("member2", 2)])?;
     up.until_ready("web", 6)?;
 
     // Watch the healthy members for the whole move: neither may drop to zero.
@@ -173,6 +196,41 @@ fn a_lost_cluster_fails_over_and_comes_back_only_when_rebalanced() -> anyhow::Re
             events.lines().any(|l| l.contains("{member1:3, member3:3}")),
             "no scheduling event with the new placement:\n{events}"
         );
+        // The pinned workload has nowhere to go: its binding says why, and its Work on
+        // member2 stays, so what runs there is not deleted.
+        let why = poll::until(
+            "pinned reported unschedulable",
+            Duration::from_secs(30),
+            || {
+                let out = up
+                    .kubectl
+                    .ok(&[
+                        "get",
+                        "rb",
+                        "pinned-deployment",
+                        "-o",
+                        "jsonpath={.status.conditions[?(@.type==\"Scheduled\")].status}|\
+                         {.status.conditions[?(@.type==\"Scheduled\")].message}",
+                    ])
+                    .map_err(|e| e.to_string())?;
+                match out.split_once('|') {
+                    Some(("False", message)) if !message.is_empty() => Ok(message.to_string()),
+                    _ => Err(out),
+                }
+            },
+        )?;
+        eprintln!("pinned is unschedulable: {why}");
+        ensure!(
+            why.contains("member2"),
+            "the reason does not name member2: {why}"
+        );
+        let works = up
+            .kubectl
+            .ok(&["get", "works", "-n", "karmada-es-member2", "-o", "name"])?;
+        ensure!(
+            works.contains("pinned"),
+            "pinned's Work left member2:\n{works}"
+        );
         Ok(())
     })();
     // Thaw member2 whatever happened, so nothing stays frozen.
@@ -207,6 +265,22 @@ fn a_lost_cluster_fails_over_and_comes_back_only_when_rebalanced() -> anyhow::Re
         )
         .with_context(|| up.logs())?;
     up.until_placed("web", &[("member1", 3), ("member3", 3)])?;
+    // The pinned copy ran on through the outage, and goes back into the placement.
+    up.kubectl
+        .until_prints(
+            "pinned scheduled on member2 again",
+            Duration::from_secs(60),
+            &[
+                "get",
+                "rb",
+                "pinned-deployment",
+                "-o",
+                "jsonpath={.spec.clusters[*].name}",
+            ],
+            "member2",
+        )
+        .with_context(|| up.logs())?;
+    up.until_placed("pinned", &[("member2", 2)])?;
     up.kubectl.until_prints(
         "member2's NoExecute taint lifted",
         Duration::from_secs(30),

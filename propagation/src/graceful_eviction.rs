@@ -9,7 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::{Taint, Toleration};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use karmada_api::cluster::Cluster;
 use karmada_api::policy::propagation::PurgeMode;
 use karmada_api::work::binding::{
     ClusterResourceBinding, GracefulEvictionTask, ResourceBinding, ResourceBindingSpec,
@@ -22,11 +24,14 @@ use karmada_runtime::events::Recorder;
 use kube::api::PostParams;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{EventType, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::binding::controller::{BindingObject, Regarding, record};
+use crate::cluster_watch::ClusterWatch;
+use crate::eviction::{Verdict, judge};
 
 const CONTROLLER: &str = "graceful-eviction";
 const ACTION: &str = "Evict";
@@ -47,31 +52,42 @@ pub struct Settled {
     pub recheck: Option<Duration>,
 }
 
-/// Whether the scheduler has placed the binding's current spec successfully.
-pub fn rescheduled(generation: Option<i64>, status: Option<&ResourceBindingStatus>) -> bool {
-    let Some(status) = status else {
-        return false;
-    };
-    let observed = match (generation, status.scheduler_observed_generation) {
+/// What the scheduler made of the binding's current spec: `None` while it has not acted on
+/// it yet, then whether it placed it. A success moves `schedulerObservedGeneration`; a failure
+/// only the Scheduled condition's `observedGeneration`.
+pub fn schedule_outcome(
+    generation: Option<i64>,
+    status: Option<&ResourceBindingStatus>,
+) -> Option<bool> {
+    let status = status?;
+    let condition = status.condition(SCHEDULED_CONDITION)?;
+    let seen = |observed: Option<i64>| match (generation, observed) {
         (Some(generation), Some(observed)) => observed >= generation,
         (None, _) => true,
         (Some(_), None) => false,
     };
-    observed
-        && status
-            .condition(SCHEDULED_CONDITION)
-            .is_some_and(|c| c.status == "True")
+    let placed = condition.status == "True";
+    let observed = if placed {
+        seen(status.scheduler_observed_generation)
+    } else {
+        seen(condition.observed_generation)
+    };
+    observed.then_some(placed)
 }
 
-/// Decides, at `now`, which of `spec`'s tasks end.
+/// Decides, at `now`, which of `spec`'s tasks end. `recovered` says whether an evicted
+/// cluster is healthy again and could take the workload back: a task whose binding could not
+/// be rescheduled ends when its cluster recovers, so the workload may return there.
 pub fn settle(
     spec: &ResourceBindingSpec,
     generation: Option<i64>,
     status: Option<&ResourceBindingStatus>,
     timeout: Duration,
     now: Timestamp,
+    recovered: impl Fn(&str) -> bool,
 ) -> Settled {
-    let scheduled = rescheduled(generation, status) && !spec.clusters.is_empty();
+    let outcome = schedule_outcome(generation, status);
+    let scheduled = outcome == Some(true) && !spec.clusters.is_empty();
     let unhealthy: Vec<&str> = spec
         .clusters
         .iter()
@@ -93,8 +109,22 @@ pub fn settle(
     for task in &spec.graceful_eviction_tasks {
         let kept_on_purpose =
             task.suppress_deletion == Some(true) || task.purge_mode == Some(PurgeMode::Never);
-        if kept_on_purpose || !scheduled {
+        if kept_on_purpose {
             settled.remaining.push(task.clone());
+            continue;
+        }
+        if !scheduled {
+            // Only a binding the scheduler could not place gives its task up, and only to a
+            // cluster that can run the workload again.
+            if outcome != Some(false) || !recovered(&task.from_cluster) {
+                settled.remaining.push(task.clone());
+            } else {
+                let why = format!(
+                    "cluster {} recovered before the workload could be placed anywhere else",
+                    task.from_cluster
+                );
+                settled.ended.push((task.clone(), why));
+            }
             continue;
         }
         if task.purge_mode == Some(PurgeMode::Directly) {
@@ -144,20 +174,56 @@ struct Context {
     recorder: Recorder,
     timeout: Duration,
     backoff: Backoff,
+    clusters: ClusterWatch,
 }
 
 /// Runs until `cancel` fires; `timeout` is the grace period of tasks that name none.
 pub async fn run(client: Client, timeout: Duration, cancel: CancellationToken) {
+    let (clusters, watching) = ClusterWatch::start(client.clone(), health);
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), Reporter::from(CONTROLLER)),
         client,
         timeout,
         backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(30)),
+        clusters,
     });
-    tokio::join!(
-        controller::<ResourceBinding>(ctx.clone(), cancel.clone()),
-        controller::<ClusterResourceBinding>(ctx, cancel),
-    );
+    tokio::select! {
+        _ = async {
+            tokio::join!(
+                controller::<ResourceBinding>(ctx.clone(), cancel.clone()),
+                controller::<ClusterResourceBinding>(ctx, cancel.clone()),
+            )
+        } => {}
+        () = watching => {}
+    }
+}
+
+/// What this controller reacts to in a cluster: its readiness and NoExecute taints, which
+/// decide whether an evicted cluster has recovered.
+fn health(cluster: &Cluster) -> (bool, Vec<Taint>) {
+    let no_execute = cluster
+        .spec
+        .taints
+        .iter()
+        .filter(|t| t.effect == "NoExecute")
+        .cloned()
+        .collect();
+    (cluster.is_ready(), no_execute)
+}
+
+/// Whether `cluster` is Ready and none of its NoExecute taints would evict a placement with
+/// `tolerations` again.
+fn recovered(clusters: &ClusterWatch, cluster: &str, tolerations: &[Toleration]) -> bool {
+    clusters
+        .store
+        .get(&ObjectRef::new(cluster))
+        .is_some_and(|c| {
+            c.is_ready()
+                && !matches!(
+                    judge(tolerations, &c.spec.taints, Timestamp::now()),
+                    Verdict::EvictNow { .. }
+                )
+        })
 }
 
 async fn controller<K: BindingObject>(ctx: Arc<Context>, cancel: CancellationToken) {
@@ -165,6 +231,7 @@ async fn controller<K: BindingObject>(ctx: Arc<Context>, cancel: CancellationTok
         Api::<K>::all(ctx.client.clone()),
         watcher::Config::default(),
     )
+    .reconcile_all_on(ctx.clusters.changes())
     .graceful_shutdown_on(async move { cancel.cancelled().await })
     .run(
         |binding, ctx| async move {
@@ -197,12 +264,19 @@ async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Resu
         return Ok(Action::await_change());
     }
     let settle_now = |b: &K| {
+        let tolerations = b
+            .spec()
+            .placement
+            .as_ref()
+            .map(|p| p.cluster_tolerations.as_slice())
+            .unwrap_or_default();
         settle(
             b.spec(),
             b.meta().generation,
             b.status(),
             ctx.timeout,
             Timestamp::now(),
+            |cluster| recovered(&ctx.clusters, cluster, tolerations),
         )
     };
     let first = settle_now(&binding);
@@ -292,9 +366,17 @@ mod tests {
             .iter()
             .map(|(c, h)| json!({"clusterName": c, "applied": true, "health": h}))
             .collect();
+        // As the scheduler writes it: a failure records its generation on the condition only,
+        // the last success stays in schedulerObservedGeneration.
+        let last_success = if scheduled == "True" {
+            observed
+        } else {
+            observed - 1
+        };
         serde_json::from_value(json!({
-            "schedulerObservedGeneration": observed,
+            "schedulerObservedGeneration": last_success,
             "conditions": [{"type": "Scheduled", "status": scheduled, "reason": "R", "message": "",
+                            "observedGeneration": observed,
                             "lastTransitionTime": at(0).to_string()}],
             "aggregatedStatus": items,
         }))
@@ -318,7 +400,7 @@ mod tests {
             "True",
             &[("m1", "Healthy"), ("m3", "Healthy"), ("m2", "Unknown")],
         );
-        let settled = settle(&s, Some(2), Some(&all_healthy), TIMEOUT, at(10));
+        let settled = settle(&s, Some(2), Some(&all_healthy), TIMEOUT, at(10), |_| false);
         assert_eq!(ended(&settled), ["m2"]);
         assert!(settled.remaining.is_empty());
         assert!(
@@ -330,7 +412,9 @@ mod tests {
         );
         // One new cluster not healthy yet: kept, looked at again when the grace period ends.
         let one_unhealthy = status(2, "True", &[("m1", "Healthy"), ("m3", "Unhealthy")]);
-        let settled = settle(&s, Some(2), Some(&one_unhealthy), TIMEOUT, at(10));
+        let settled = settle(&s, Some(2), Some(&one_unhealthy), TIMEOUT, at(10), |_| {
+            false
+        });
         assert!(settled.ended.is_empty());
         assert_eq!(settled.recheck, Some(Duration::from_secs(590)));
     }
@@ -345,7 +429,7 @@ mod tests {
             ]),
         );
         let unhealthy = status(2, "True", &[("m1", "Unhealthy")]);
-        let settled = settle(&s, Some(2), Some(&unhealthy), TIMEOUT, at(31));
+        let settled = settle(&s, Some(2), Some(&unhealthy), TIMEOUT, at(31), |_| false);
         assert_eq!(ended(&settled), ["m2"]);
         assert!(
             settled.ended[0].1.contains("grace period of 30s"),
@@ -369,14 +453,14 @@ mod tests {
         // Unschedulable: every task stays, so the evicted copies keep running.
         let failed = status(2, "False", &healthy);
         assert!(
-            settle(&s, Some(2), Some(&failed), TIMEOUT, at(1000))
+            settle(&s, Some(2), Some(&failed), TIMEOUT, at(1000), |_| false)
                 .ended
                 .is_empty()
         );
         // Scheduled, but for an older generation.
         let stale = status(1, "True", &healthy);
         assert!(
-            settle(&s, Some(2), Some(&stale), TIMEOUT, at(1000))
+            settle(&s, Some(2), Some(&stale), TIMEOUT, at(1000), |_| false)
                 .ended
                 .is_empty()
         );
@@ -388,7 +472,8 @@ mod tests {
                 Some(2),
                 Some(&status(2, "True", &[])),
                 TIMEOUT,
-                at(1000)
+                at(1000),
+                |_| false
             )
             .ended
             .is_empty()
@@ -400,8 +485,29 @@ mod tests {
             Some(&status(2, "True", &healthy)),
             TIMEOUT,
             at(5),
+            |_| false,
         );
         assert_eq!(ended(&done), ["m2", "m3"]);
+    }
+
+    #[test]
+    fn an_unschedulable_binding_gives_its_task_up_when_the_cluster_recovers() {
+        let s = spec(&[], &json!([task("m2", "Gracefully", 0, None)]));
+        let failed = status(2, "False", &[]);
+        // Still down: the task, and so the copy on m2, stays.
+        let down = settle(&s, Some(2), Some(&failed), TIMEOUT, at(5), |_| false);
+        assert!(down.ended.is_empty());
+        // Back: the task ends so the scheduler may place the workload on m2 again.
+        let back = settle(&s, Some(2), Some(&failed), TIMEOUT, at(5), |c| c == "m2");
+        assert_eq!(ended(&back), ["m2"]);
+        assert!(back.ended[0].1.contains("recovered"), "{:?}", back.ended);
+        // While the scheduler has not looked at the eviction yet, nothing is given up.
+        let pending = status(1, "False", &[]);
+        assert!(
+            settle(&s, Some(2), Some(&pending), TIMEOUT, at(5), |_| true)
+                .ended
+                .is_empty()
+        );
     }
 
     #[test]
@@ -413,7 +519,7 @@ mod tests {
             &json!([task("m2", "Never", 0, Some(1)), suppressed]),
         );
         let healthy = status(2, "True", &[("m1", "Healthy")]);
-        let settled = settle(&s, Some(2), Some(&healthy), TIMEOUT, at(1000));
+        let settled = settle(&s, Some(2), Some(&healthy), TIMEOUT, at(1000), |_| false);
         assert!(settled.ended.is_empty());
         assert_eq!(settled.remaining.len(), 2);
         assert_eq!(settled.recheck, None);

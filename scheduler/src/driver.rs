@@ -321,6 +321,7 @@ async fn schedule<K: Binding>(
         Err(error) => {
             let message = error.to_string();
             let outcome = Outcome::Failed {
+                generation: binding.meta().generation,
                 reason: status::failure_reason(&error),
                 message: &message,
             };

@@ -19,8 +19,9 @@ pub enum Outcome<'a> {
         generation: i64,
         affinity_name: Option<&'a str>,
     },
-    /// A cycle failed; the spec keeps the previous result.
+    /// A cycle failed on the spec at `generation`; the spec keeps the previous result.
     Failed {
+        generation: Option<i64>,
         reason: &'static str,
         message: &'a str,
     },
@@ -55,7 +56,13 @@ pub fn patch(
             generation,
             affinity_name,
         } => {
-            let condition = scheduled(true, reason::SUCCESS, SCHEDULED_MESSAGE, now);
+            let condition = scheduled(
+                true,
+                reason::SUCCESS,
+                SCHEDULED_MESSAGE,
+                Some(generation),
+                now,
+            );
             status.insert("conditions".into(), json!(set(conditions, condition)));
             status.insert("schedulerObservedGeneration".into(), json!(generation));
             status.insert("lastScheduledTime".into(), json!(Time(now)));
@@ -64,8 +71,14 @@ pub fn patch(
                 json!(affinity_name),
             );
         }
-        Outcome::Failed { reason, message } => {
-            let condition = scheduled(false, reason, message, now);
+        Outcome::Failed {
+            generation,
+            reason,
+            message,
+        } => {
+            // The condition's observedGeneration tells which spec failed: the status's
+            // schedulerObservedGeneration only moves on success, as in Karmada.
+            let condition = scheduled(false, reason, message, generation, now);
             let updated = set(conditions, condition);
             if updated == conditions {
                 return None;
@@ -86,14 +99,20 @@ pub fn patch(
     Some(patch)
 }
 
-fn scheduled(ok: bool, reason: &str, message: &str, now: Timestamp) -> Condition {
+fn scheduled(
+    ok: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Condition {
     Condition {
         type_: SCHEDULED_CONDITION.to_string(),
         status: if ok { "True" } else { "False" }.to_string(),
         reason: reason.to_string(),
         message: message.to_string(),
         last_transition_time: Time(now),
-        observed_generation: None,
+        observed_generation: generation,
     }
 }
 
@@ -165,6 +184,7 @@ mod tests {
     fn transition_time_moves_only_when_the_status_flips() {
         let current = status(json!({"conditions": [condition("False", "Unschedulable", 1)]}));
         let outcome = Outcome::Failed {
+            generation: None,
             reason: "NoClusterFit",
             message: "0/3 clusters are available",
         };
@@ -188,6 +208,7 @@ mod tests {
              "lastTransitionTime": Time(at(1))},
         ]}));
         let failed = Outcome::Failed {
+            generation: None,
             reason: "NoClusterFit",
             message: "none",
         };
@@ -205,6 +226,7 @@ mod tests {
     #[test]
     fn a_first_failure_adds_the_condition() {
         let outcome = Outcome::Failed {
+            generation: None,
             reason: "SchedulerError",
             message: "invalid placement: x",
         };
