@@ -10,6 +10,7 @@ mod kubeconfig;
 mod member;
 mod schedule;
 mod scheduler;
+mod taint;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,8 @@ struct Cli {
 enum Command {
     /// Run the pull agent of one member cluster: registration, heartbeat, applying Works.
     Agent(agent::Args),
+    /// Mark a cluster unschedulable: nothing new is placed there, what runs stays.
+    Cordon(taint::CordonArgs),
     /// Run the federation API server: the Kubernetes API plus the Karmada API.
     Apiserver(apiserver::Args),
     /// Measure components end to end and report throughput and latency.
@@ -51,6 +54,10 @@ enum Command {
     Schedule(schedule::Args),
     /// Run the cross-cluster scheduler: places bindings' replicas on member clusters.
     Scheduler(scheduler::Args),
+    /// Add (key[=value]:Effect) or remove (key[:Effect]-) taints of a cluster.
+    Taint(taint::TaintArgs),
+    /// Make a cordoned cluster schedulable again.
+    Uncordon(taint::CordonArgs),
     /// Remove a member cluster: its Works leave the member, then the Cluster goes.
     Unjoin(join::UnjoinArgs),
     /// Run a whole federation locally: apiserver, controllers, scheduler, member clusters.
@@ -66,6 +73,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Agent(args) => agent::run(args).await,
+            Command::Cordon(args) => taint::cordon(args).await,
             Command::Apiserver(args) => apiserver::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::ControllerManager(args) => controller_manager::run(args).await,
@@ -73,6 +81,8 @@ fn main() -> anyhow::Result<()> {
             Command::Member(args) => member::run(*args).await,
             Command::Schedule(args) => schedule::run(&args),
             Command::Scheduler(args) => scheduler::run(args).await,
+            Command::Taint(args) => taint::taint(args).await,
+            Command::Uncordon(args) => taint::uncordon(args).await,
             Command::Unjoin(args) => join::unjoin(args).await,
             Command::Up(args) => up::run(args).await,
         }
