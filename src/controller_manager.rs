@@ -7,8 +7,8 @@ use std::time::Duration;
 use karmada_agents::push;
 use karmada_api::policy::propagation::PurgeMode;
 use karmada_propagation::{
-    binding, cluster_health, dependencies, detector, execution_namespace, graceful_eviction,
-    namespace_sync, rebalancer, status, taint_manager, taint_policy,
+    application_failover, binding, cluster_health, dependencies, detector, execution_namespace,
+    graceful_eviction, namespace_sync, rebalancer, status, taint_manager, taint_policy,
 };
 
 #[derive(clap::Args)]
@@ -90,6 +90,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             cancel.clone()
         )),
         Box::pin(taint_eviction),
+        Box::pin(application_failover::run(client.clone(), cancel.clone())),
         Box::pin(graceful_eviction::run(
             client.clone(),
             Duration::from_secs(args.graceful_eviction_timeout_seconds),

@@ -3,6 +3,7 @@
 //! Decisions are pure functions; the controllers (execution namespaces so far) act on them
 //! through kube-rs.
 
+pub mod application_failover;
 pub mod binding;
 pub mod cluster_health;
 pub mod cluster_watch;

@@ -12,7 +12,7 @@ use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::jiff::Timestamp;
 use karmada_api::cluster::Cluster;
 use karmada_api::work::binding::ResourceBinding;
-use karmada_propagation::{graceful_eviction, taint_manager, taint_policy};
+use karmada_propagation::{application_failover, graceful_eviction, taint_manager, taint_policy};
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -34,6 +34,15 @@ async fn set_ready(client: &Client, cluster: &str, status: &str) -> anyhow::Resu
 
 /// A binding as the scheduler left it: 2 replicas on each of m1, m2, m3.
 async fn scheduled_binding(client: &Client, name: &str, tolerations: Value) -> anyhow::Result<()> {
+    scheduled_binding_with(client, name, tolerations, Value::Null).await
+}
+
+async fn scheduled_binding_with(
+    client: &Client,
+    name: &str,
+    tolerations: Value,
+    failover: Value,
+) -> anyhow::Result<()> {
     let api: Api<ResourceBinding> = Api::namespaced(client.clone(), NAMESPACE);
     let binding: ResourceBinding = serde_json::from_value(json!({
         "apiVersion": "work.karmada.io/v1alpha2", "kind": "ResourceBinding",
@@ -43,6 +52,7 @@ async fn scheduled_binding(client: &Client, name: &str, tolerations: Value) -> a
                          "name": name, "uid": "u-1"},
             "replicas": 6,
             "placement": {"clusterTolerations": tolerations},
+            "failover": failover,
             "clusters": [{"name": "m1", "replicas": 2}, {"name": "m2", "replicas": 2},
                          {"name": "m3", "replicas": 2}],
         },
@@ -98,6 +108,7 @@ async fn start(client: &Client) -> anyhow::Result<CancellationToken> {
         taint_manager::Config::default(),
         cancel.clone(),
     ));
+    tokio::spawn(application_failover::run(client.clone(), cancel.clone()));
     tokio::spawn(graceful_eviction::run(
         client.clone(),
         graceful_eviction::DEFAULT_TIMEOUT,
@@ -272,6 +283,65 @@ async fn nothing_is_evicted_while_no_cluster_is_healthy() -> anyhow::Result<()> 
         })
     })
     .await?;
+    cancel.cancel();
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_application_unhealthy_in_one_cluster_past_its_toleration_moves_away()
+-> anyhow::Result<()> {
+    let fed = federation().await?;
+    let client = fed.client.clone();
+    let cancel = start(&client).await?;
+    scheduled_binding_with(
+        &client,
+        "app",
+        json!([]),
+        json!({"application": {"decisionConditions": {"tolerationSeconds": 1}}}),
+    )
+    .await?;
+    let api: Api<ResourceBinding> = Api::namespaced(client.clone(), NAMESPACE);
+    let status = json!({"status": {"aggregatedStatus": [
+        {"clusterName": "m1", "applied": true, "health": "Healthy"},
+        {"clusterName": "m2", "applied": true, "health": "Unhealthy"},
+        {"clusterName": "m3", "applied": true, "health": "Healthy"},
+    ]}});
+    let reported = std::time::Instant::now();
+    api.patch_status("app", &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    let evicted = until("app evicted from m2", || async {
+        let b = binding(&client, "app").await?;
+        Ok(if targets(&b) == ["m1", "m3"] {
+            Ok(b)
+        } else {
+            Err(format!("{:?}", targets(&b)))
+        })
+    })
+    .await?;
+    assert!(
+        reported.elapsed() >= Duration::from_secs(1),
+        "evicted before the toleration ran out"
+    );
+    let task = &evicted.spec.graceful_eviction_tasks[0];
+    assert_eq!(
+        (
+            task.from_cluster.as_str(),
+            task.producer.as_str(),
+            task.reason.as_str()
+        ),
+        ("m2", "ApplicationFailover", "ApplicationFailure")
+    );
+    assert_eq!(task.grace_period_seconds, Some(600));
+    let notes = until("the eviction event", || async {
+        let notes = template_events(&client, "app", taint_manager::EVICT_REASON).await?;
+        Ok(if notes.is_empty() {
+            Err("none".into())
+        } else {
+            Ok(notes)
+        })
+    })
+    .await?;
+    assert!(notes[0].contains("unhealthy on cluster m2"), "{notes:?}");
     cancel.cancel();
     Ok(())
 }

@@ -39,6 +39,8 @@ pub const EVICTION_REASON_TAINT_UNTOLERATED: &str = "TaintUntolerated";
 pub const EVICTION_REASON_APPLICATION_FAILURE: &str = "ApplicationFailure";
 /// Eviction producer: the NoExecute taint manager.
 pub const EVICTION_PRODUCER_TAINT_MANAGER: &str = "TaintManager";
+/// Eviction producer: application failover (`failover.application` in the policy).
+pub const EVICTION_PRODUCER_APPLICATION_FAILOVER: &str = "ApplicationFailover";
 
 /// What a binding propagates, where it may go and where the scheduler put it.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
