@@ -300,3 +300,74 @@ fn a_lost_cluster_fails_over_and_comes_back_only_when_rebalanced() -> anyhow::Re
     up.until_ready("web", 6)?;
     Ok(())
 }
+
+/// Four replicas over member1 and member2 that fail over after 3 s unhealthy; member2's copy
+/// is made to never turn Ready (the simulated kubelet's `simulate-unready`).
+const FLAKY: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: flaky}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: flaky}}
+  template:
+    metadata: {labels: {app: flaky}}
+    spec:
+      containers: [{name: nginx, image: nginx:1.25}]
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: flaky}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: flaky}]
+  propagateDeps: true
+  placement:
+    clusterAffinity: {clusterNames: [member1, member2]}
+    replicaScheduling:
+      replicaSchedulingType: Divided
+      replicaDivisionPreference: Weighted
+      weightPreference:
+        staticWeightList:
+          - {targetCluster: {clusterNames: [member1, member2]}, weight: 1}
+  failover:
+    application:
+      decisionConditions: {tolerationSeconds: 3}
+      purgeMode: Gracefully
+      gracePeriodSeconds: 5
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: OverridePolicy
+metadata: {name: flaky-on-member2}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: flaky}]
+  overrideRules:
+    - targetCluster: {clusterNames: [member2]}
+      overriders:
+        plaintext:
+          - path: /spec/template/metadata/annotations
+            operator: add
+            value: {karmada.io/simulate-unready: \"true\"}
+";
+
+#[test]
+fn an_application_unhealthy_in_one_cluster_fails_over() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let up = Up::start(dir.path(), &["--port", "0", "--members", "2"])?;
+    up.kubectl.ok_stdin(&["apply", "-f", "-"], FLAKY)?;
+    // member2's pods never turn Ready: 3 s later its replicas go to member1, and once the grace
+    // period of 5 s ends the copy on member2 is removed.
+    up.until_placed("flaky", &[("member1", 4)])?;
+    up.until_ready("flaky", 4)?;
+    let events = up.kubectl.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=flaky,involvedObject.kind=Deployment,reason=EvictWorkloadFromCluster",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ])?;
+    ensure!(
+        events.contains("unhealthy on cluster member2"),
+        "no application failover event: {events}"
+    );
+    Ok(())
+}
