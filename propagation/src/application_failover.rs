@@ -17,19 +17,18 @@ use karmada_api::work::binding::{
     ResourceBindingStatus, ResourceHealth,
 };
 use karmada_runtime::Backoff;
-use karmada_runtime::conflict::{self, write_fresh};
+use karmada_runtime::conflict;
 use karmada_runtime::controller::{drain, object_key, reconciled, requeue_failed};
 use karmada_runtime::events::Recorder;
-use kube::api::PostParams;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{EventType, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::watcher;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 
-use crate::binding::controller::{BindingObject, Regarding, record};
-use crate::eviction::{Eviction, evict};
-use crate::taint_manager::EVICT_REASON;
+use crate::binding::controller::BindingObject;
+use crate::eviction::Eviction;
+use crate::taint_manager::evict_and_report;
 
 const CONTROLLER: &str = "application-failover";
 /// Karmada's default for `decisionConditions.tolerationSeconds`.
@@ -206,50 +205,21 @@ async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Resu
             purge_mode,
             grace_period_seconds,
         };
-        let api = binding.api_for(ctx.client.clone());
-        let name = binding.name_any();
-        write_fresh(
-            (*binding).clone(),
-            5,
-            |mut current: K| {
-                let (api, name) = (api.clone(), name.clone());
-                let changed = evict(current.spec_mut(), &eviction, Timestamp::now());
-                async move {
-                    if !changed {
-                        return Ok(());
-                    }
-                    api.replace(&name, &PostParams::default(), &current)
-                        .await
-                        .map(drop)
-                }
-            },
-            || api.get(&name),
-        )
-        .await
-        .map_err(|source| Error::Evict {
-            binding: binding.describe(),
-            cluster: cluster.clone(),
-            source,
-        })?;
+        let note = format!(
+            "Evicted from cluster {cluster}: {message}; its replicas are being placed on the remaining clusters (purge mode {purge_mode:?})."
+        );
+        evict_and_report(&ctx.client, &ctx.recorder, &*binding, &eviction, &note)
+            .await
+            .map_err(|source| Error::Evict {
+                binding: binding.describe(),
+                cluster: cluster.clone(),
+                source,
+            })?;
         if let Ok(mut all) = ctx.since.lock()
             && let Some(since) = all.get_mut(&key)
         {
             since.remove(cluster);
         }
-        let note = format!(
-            "Evicted from cluster {cluster}: {message}; its replicas are being placed on the remaining clusters (purge mode {purge_mode:?})."
-        );
-        tracing::info!(binding = %binding.describe(), %cluster, "{note}");
-        record(
-            &ctx.recorder,
-            &*binding,
-            Regarding::BindingAndTemplate,
-            EventType::Warning,
-            "Evict",
-            EVICT_REASON,
-            &note,
-        )
-        .await;
     }
     Ok(decision.recheck.map_or_else(Action::await_change, |left| {
         Action::requeue(left + Duration::from_millis(100))

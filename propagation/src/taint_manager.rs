@@ -219,31 +219,6 @@ async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Resu
             purge_mode,
             grace_period_seconds: None,
         };
-        let api = binding.api_for(ctx.client.clone());
-        let name = binding.name_any();
-        write_fresh(
-            (*binding).clone(),
-            5,
-            |mut current: K| {
-                let (api, name) = (api.clone(), name.clone());
-                let changed = evict(current.spec_mut(), &eviction, Timestamp::now());
-                async move {
-                    if !changed {
-                        return Ok(());
-                    }
-                    api.replace(&name, &PostParams::default(), &current)
-                        .await
-                        .map(drop)
-                }
-            },
-            || api.get(&name),
-        )
-        .await
-        .map_err(|source| Error::Evict {
-            binding: binding.describe(),
-            cluster: cluster.clone(),
-            source,
-        })?;
         let moved = replicas.map_or_else(String::new, |r| {
             format!("its {r} replicas are being placed on the remaining clusters; ")
         });
@@ -255,17 +230,13 @@ async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Resu
             PurgeMode::Never => "the copy there is kept (purge mode Never)",
         };
         let note = format!("Evicted from cluster {cluster}: {message}; {moved}{kept}.");
-        tracing::info!(binding = %binding.describe(), %cluster, "{note}");
-        record(
-            &ctx.recorder,
-            &*binding,
-            Regarding::BindingAndTemplate,
-            EventType::Warning,
-            EVICT_ACTION,
-            EVICT_REASON,
-            &note,
-        )
-        .await;
+        evict_and_report(&ctx.client, &ctx.recorder, &*binding, &eviction, &note)
+            .await
+            .map_err(|source| Error::Evict {
+                binding: binding.describe(),
+                cluster: cluster.clone(),
+                source,
+            })?;
     }
     Ok(match next {
         Some(at) => {
@@ -274,4 +245,48 @@ async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Resu
         }
         None => Action::await_change(),
     })
+}
+
+/// Writes `eviction` into `binding` (computed again on the latest version when another writer
+/// got there first), then logs `note` and records it as the eviction Event on the binding and
+/// its template.
+pub(crate) async fn evict_and_report<K: BindingObject>(
+    client: &Client,
+    recorder: &Recorder,
+    binding: &K,
+    eviction: &Eviction<'_>,
+    note: &str,
+) -> Result<(), conflict::Error> {
+    let api = binding.api_for(client.clone());
+    let name = binding.name_any();
+    write_fresh(
+        binding.clone(),
+        5,
+        |mut current: K| {
+            let (api, name) = (api.clone(), name.clone());
+            let changed = evict(current.spec_mut(), eviction, Timestamp::now());
+            async move {
+                if !changed {
+                    return Ok(());
+                }
+                api.replace(&name, &PostParams::default(), &current)
+                    .await
+                    .map(drop)
+            }
+        },
+        || api.get(&name),
+    )
+    .await?;
+    tracing::info!(binding = %binding.describe(), cluster = eviction.cluster, "{note}");
+    record(
+        recorder,
+        binding,
+        Regarding::BindingAndTemplate,
+        EventType::Warning,
+        EVICT_ACTION,
+        EVICT_REASON,
+        note,
+    )
+    .await;
+    Ok(())
 }
