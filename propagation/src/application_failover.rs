@@ -18,7 +18,7 @@ use karmada_api::work::binding::{
 };
 use karmada_runtime::Backoff;
 use karmada_runtime::conflict;
-use karmada_runtime::controller::{drain, object_key, reconciled, requeue_failed};
+use karmada_runtime::controller::{Backed, object_key, run_with_backoff};
 use karmada_runtime::events::Recorder;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Reporter;
@@ -115,6 +115,12 @@ struct Context {
     since: Mutex<HashMap<String, UnhealthySince>>,
 }
 
+impl Backed for Context {
+    fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
+}
+
 /// Runs until `cancel` fires.
 pub async fn run(client: Client, cancel: CancellationToken) {
     let ctx = Arc::new(Context {
@@ -130,23 +136,12 @@ pub async fn run(client: Client, cancel: CancellationToken) {
 }
 
 async fn controller<K: BindingObject>(ctx: Arc<Context>, cancel: CancellationToken) {
-    let results = Controller::new(
+    let controller = Controller::new(
         Api::<K>::all(ctx.client.clone()),
         watcher::Config::default(),
     )
-    .graceful_shutdown_on(async move { cancel.cancelled().await })
-    .run(
-        |binding, ctx| async move {
-            let result = reconcile(Arc::clone(&binding), Arc::clone(&ctx)).await;
-            if result.is_ok() {
-                reconciled(&ctx.backoff, &*binding);
-            }
-            result
-        },
-        |binding, error, ctx| requeue_failed(&ctx.backoff, CONTROLLER, &*binding, error),
-        ctx,
-    );
-    drain(results, CONTROLLER).await;
+    .graceful_shutdown_on(async move { cancel.cancelled().await });
+    run_with_backoff(controller, CONTROLLER, ctx, reconcile::<K>).await;
 }
 
 #[derive(Debug, thiserror::Error)]

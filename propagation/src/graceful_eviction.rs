@@ -19,7 +19,7 @@ use karmada_api::work::binding::{
 };
 use karmada_runtime::Backoff;
 use karmada_runtime::conflict::{self, write_fresh};
-use karmada_runtime::controller::{drain, reconciled, requeue_failed};
+use karmada_runtime::controller::{Backed, run_with_backoff};
 use karmada_runtime::events::Recorder;
 use kube::api::PostParams;
 use kube::runtime::controller::{Action, Controller};
@@ -177,6 +177,12 @@ struct Context {
     clusters: ClusterWatch,
 }
 
+impl Backed for Context {
+    fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
+}
+
 /// Runs until `cancel` fires; `timeout` is the grace period of tasks that name none.
 pub async fn run(client: Client, timeout: Duration, cancel: CancellationToken) {
     let (clusters, watching) = ClusterWatch::start(client.clone(), health);
@@ -227,24 +233,13 @@ fn recovered(clusters: &ClusterWatch, cluster: &str, tolerations: &[Toleration])
 }
 
 async fn controller<K: BindingObject>(ctx: Arc<Context>, cancel: CancellationToken) {
-    let results = Controller::new(
+    let controller = Controller::new(
         Api::<K>::all(ctx.client.clone()),
         watcher::Config::default(),
     )
     .reconcile_all_on(ctx.clusters.changes())
-    .graceful_shutdown_on(async move { cancel.cancelled().await })
-    .run(
-        |binding, ctx| async move {
-            let result = reconcile(Arc::clone(&binding), Arc::clone(&ctx)).await;
-            if result.is_ok() {
-                reconciled(&ctx.backoff, &*binding);
-            }
-            result
-        },
-        |binding, error, ctx| requeue_failed(&ctx.backoff, CONTROLLER, &*binding, error),
-        ctx,
-    );
-    drain(results, CONTROLLER).await;
+    .graceful_shutdown_on(async move { cancel.cancelled().await });
+    run_with_backoff(controller, CONTROLLER, ctx, reconcile::<K>).await;
 }
 
 #[derive(Debug, thiserror::Error)]

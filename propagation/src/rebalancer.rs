@@ -14,7 +14,7 @@ use karmada_api::apps::{
 };
 use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding};
 use karmada_runtime::Backoff;
-use karmada_runtime::controller::{drain, reconciled, requeue_failed};
+use karmada_runtime::controller::{Backed, run_with_backoff};
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
@@ -183,6 +183,12 @@ struct Context {
     backoff: Backoff,
 }
 
+impl Backed for Context {
+    fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
+}
+
 async fn reconcile(
     rebalancer: Arc<WorkloadRebalancer>,
     ctx: Arc<Context>,
@@ -274,23 +280,12 @@ pub async fn run(client: Client, cancel: CancellationToken) {
         client: client.clone(),
         backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
     });
-    let results = Controller::new(
+    let controller = Controller::new(
         Api::<WorkloadRebalancer>::all(client),
         watcher::Config::default(),
     )
-    .graceful_shutdown_on(async move { cancel.cancelled().await })
-    .run(
-        |rebalancer, ctx| async move {
-            let result = reconcile(Arc::clone(&rebalancer), Arc::clone(&ctx)).await;
-            if result.is_ok() {
-                reconciled(&ctx.backoff, &*rebalancer);
-            }
-            result
-        },
-        |rebalancer, error, ctx| requeue_failed(&ctx.backoff, CONTROLLER, &*rebalancer, error),
-        ctx,
-    );
-    drain(results, CONTROLLER).await;
+    .graceful_shutdown_on(async move { cancel.cancelled().await });
+    run_with_backoff(controller, CONTROLLER, ctx, reconcile).await;
 }
 
 #[cfg(test)]

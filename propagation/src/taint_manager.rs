@@ -20,7 +20,7 @@ use karmada_api::work::binding::{
 };
 use karmada_runtime::Backoff;
 use karmada_runtime::conflict::{self, write_fresh};
-use karmada_runtime::controller::{drain, reconciled, requeue_failed};
+use karmada_runtime::controller::{Backed, run_with_backoff};
 use karmada_runtime::events::Recorder;
 use kube::api::PostParams;
 use kube::runtime::controller::{Action, Controller};
@@ -84,6 +84,12 @@ struct Context {
     backoff: Backoff,
 }
 
+impl Backed for Context {
+    fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
+}
+
 /// Runs the taint manager for ResourceBindings and ClusterResourceBindings until `cancel`.
 pub async fn run(client: Client, config: Config, cancel: CancellationToken) {
     let limiter = Arc::new(Mutex::new(Limiter::new(
@@ -126,24 +132,13 @@ async fn controller<K: BindingObject>(
     changes: impl Stream<Item = ()> + Send + 'static,
     cancel: CancellationToken,
 ) {
-    let results = Controller::new(
+    let controller = Controller::new(
         Api::<K>::all(ctx.client.clone()),
         watcher::Config::default(),
     )
     .reconcile_all_on(changes)
-    .graceful_shutdown_on(async move { cancel.cancelled().await })
-    .run(
-        |binding, ctx| async move {
-            let result = reconcile(Arc::clone(&binding), Arc::clone(&ctx)).await;
-            if result.is_ok() {
-                reconciled(&ctx.backoff, &*binding);
-            }
-            result
-        },
-        |binding, error, ctx| requeue_failed(&ctx.backoff, CONTROLLER, &*binding, error),
-        ctx,
-    );
-    drain(results, CONTROLLER).await;
+    .graceful_shutdown_on(async move { cancel.cancelled().await });
+    run_with_backoff(controller, CONTROLLER, ctx, reconcile::<K>).await;
 }
 
 /// Healthy (Ready) and all clusters in the store.

@@ -19,7 +19,7 @@ use karmada_api::policy::taint::{
 };
 use karmada_runtime::Backoff;
 use karmada_runtime::conflict::{self, write_fresh};
-use karmada_runtime::controller::{drain, reconciled, requeue_failed};
+use karmada_runtime::controller::{Backed, run_with_backoff};
 use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{self, Store};
@@ -147,6 +147,12 @@ struct Context {
     backoff: Backoff,
 }
 
+impl Backed for Context {
+    fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
+}
+
 /// Creates (`built_in`) or removes the built-in policies, then keeps every cluster's taints in
 /// line with the policies until `cancel`.
 pub async fn run(client: Client, built_in_policies: bool, cancel: CancellationToken) {
@@ -169,21 +175,10 @@ pub async fn run(client: Client, built_in_policies: bool, cancel: CancellationTo
         policies,
         backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(30)),
     });
-    let results = Controller::new(Api::<Cluster>::all(client), watcher::Config::default())
+    let controller = Controller::new(Api::<Cluster>::all(client), watcher::Config::default())
         .reconcile_all_on(policy_changes)
-        .graceful_shutdown_on(async move { cancel.cancelled().await })
-        .run(
-            |cluster, ctx| async move {
-                let result = reconcile(Arc::clone(&cluster), Arc::clone(&ctx)).await;
-                if result.is_ok() {
-                    reconciled(&ctx.backoff, &*cluster);
-                }
-                result
-            },
-            |cluster, error, ctx| requeue_failed(&ctx.backoff, CONTROLLER, &*cluster, error),
-            ctx,
-        );
-    drain(results, CONTROLLER).await;
+        .graceful_shutdown_on(async move { cancel.cancelled().await });
+    run_with_backoff(controller, CONTROLLER, ctx, reconcile).await;
 }
 
 async fn ensure_built_in(client: &Client, wanted: bool) -> Result<(), kube::Error> {

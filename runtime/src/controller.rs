@@ -81,6 +81,44 @@ pub fn drain<T, E: Display>(
     })
 }
 
+/// What [`run_with_backoff`] needs from a controller's context: the backoff its failures count in.
+pub trait Backed {
+    fn backoff(&self) -> &Backoff;
+}
+
+/// Runs `controller` until its graceful shutdown with `reconcile`: an object's failures are
+/// retried after its own backoff and logged under `name`, a success forgets them.
+pub async fn run_with_backoff<K, C, F, Fut, E>(
+    controller: kube::runtime::Controller<K>,
+    name: &'static str,
+    ctx: std::sync::Arc<C>,
+    reconcile: F,
+) where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Clone + Eq + std::hash::Hash + std::fmt::Debug + Unpin,
+    C: Backed + Send + Sync + 'static,
+    F: Fn(std::sync::Arc<K>, std::sync::Arc<C>) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = Result<Action, E>> + Send + 'static,
+    E: std::error::Error + Send + 'static,
+{
+    let results = controller.run(
+        move |object, ctx| {
+            let reconcile = reconcile.clone();
+            async move {
+                let result =
+                    reconcile(std::sync::Arc::clone(&object), std::sync::Arc::clone(&ctx)).await;
+                if result.is_ok() {
+                    reconciled(ctx.backoff(), &*object);
+                }
+                result
+            }
+        },
+        move |object, error, ctx| requeue_failed(ctx.backoff(), name, &*object, error),
+        ctx,
+    );
+    drain(results, name).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
