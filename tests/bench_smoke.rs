@@ -193,3 +193,35 @@ fn run_bench(args: &[&str]) -> anyhow::Result<(String, Value)> {
         serde_json::from_slice(&std::fs::read(&out).context("the --out file is missing")?)?;
     Ok((stdout, report))
 }
+
+#[test]
+fn quick_failover_run_times_detection_eviction_and_recovery() -> anyhow::Result<()> {
+    let (stdout, report) = run_bench(&[
+        "failover",
+        "--quick",
+        "--grace-seconds",
+        "3",
+        "--timeout-seconds",
+        "120",
+    ])?;
+    assert_eq!(report["lost"], "member2", "{report:#}");
+    assert_eq!(report["target_seconds"], 8.0, "{report:#}");
+    // The loss is noticed once the heartbeat is older than the grace period, not before.
+    let detected = report["detected_seconds"].as_f64().unwrap_or(0.0);
+    assert!(detected >= 3.0, "{report:#}");
+    let steps: Vec<&str> = report["milestones"]
+        .as_array()
+        .context("the report has no milestones")?
+        .iter()
+        .filter_map(|m| m["step"].as_str())
+        .collect();
+    assert_eq!(steps, ["left the cluster", "Ready elsewhere"]);
+    for m in report["milestones"].as_array().into_iter().flatten() {
+        assert!(
+            m["latency_ms"]["max"].as_f64().unwrap_or(0.0) >= 3000.0,
+            "{m:#}"
+        );
+    }
+    assert!(stdout.contains("member2 not Ready after"), "{stdout}");
+    Ok(())
+}

@@ -4,7 +4,9 @@ mod apiserver;
 mod ceiling;
 mod component;
 mod driver;
+mod failover;
 mod fanout;
+mod federation;
 mod machine;
 mod member;
 mod propagation;
@@ -23,6 +25,9 @@ enum Command {
     /// Create/get/list/update/delete and watch fan-out throughput and latency of the API
     /// server on each storage backend, beside raw storage writes as the ceiling.
     Apiserver(apiserver::Args),
+    /// Cluster failover: a member and its agent are killed; how long until the federation
+    /// calls it not Ready, moves every workload away, and shows all replicas Ready elsewhere.
+    Failover(failover::Args),
     /// One member cluster with many simulated nodes: how long the nodes take to register and
     /// Deployments' pods take to be scheduled, run and turn Ready, and the member's CPU and
     /// memory.
@@ -40,6 +45,7 @@ enum Command {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Apiserver(args) => apiserver::run(args).await,
+        Command::Failover(args) => failover::run(args).await,
         Command::Member(args) => member::run(args).await,
         Command::Propagation(args) => propagation::run(args).await,
         Command::Scheduler(args) => scheduler::run(args).await,

@@ -11,16 +11,15 @@ use anyhow::{Context as _, ensure};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
-use karmada_api::cluster::Cluster;
-use kube::api::{ListParams, PostParams};
+use kube::api::PostParams;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
 use serde::Serialize;
 use serde_json::json;
 
 use super::component::{Component, Footprint, footprint_table};
+use super::federation::Federation;
 use super::machine::Machine;
-use super::member::connect;
 use super::report::{Milestone, milestone, milestone_table};
 
 const NAMESPACE: &str = "bench";
@@ -100,70 +99,12 @@ async fn bench(
     machine: Machine,
 ) -> anyhow::Result<Report> {
     let started = Instant::now();
-    let mut components: Vec<Component> = Vec::new();
-    let federation_dir = dir.join("federation");
-    let federation = spawn(
-        &mut components,
-        "apiserver",
-        &[
-            "apiserver",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            &path(&federation_dir),
-        ],
-    )?;
-    let kubeconfig = federation_dir.join("kubeconfig");
-    let client = connect(federation, &kubeconfig, timeout).await?;
-    let kubeconfig = path(&kubeconfig);
-    spawn(
-        &mut components,
-        "controller-manager",
-        &["controller-manager", "--kubeconfig", &kubeconfig],
-    )?;
-    spawn(
-        &mut components,
-        "scheduler",
-        &["scheduler", "--kubeconfig", &kubeconfig],
-    )?;
-    let nodes = params.nodes_per_member.to_string();
-    let mut members = Vec::new();
-    for i in 1..=params.members {
-        let name = format!("member{i}");
-        let member_dir = dir.join(&name);
-        let member = spawn(
-            &mut components,
-            &name,
-            &[
-                "member",
-                "--name",
-                &name,
-                "--listen",
-                "127.0.0.1:0",
-                "--nodes",
-                &nodes,
-                "--data-dir",
-                &path(&member_dir),
-            ],
-        )?;
-        let member_kubeconfig = member_dir.join("kubeconfig");
-        members.push(connect(member, &member_kubeconfig, timeout).await?);
-        spawn(
-            &mut components,
-            &format!("agent {name}"),
-            &[
-                "agent",
-                "--cluster",
-                &name,
-                "--karmada-kubeconfig",
-                &kubeconfig,
-                "--member-kubeconfig",
-                &path(&member_kubeconfig),
-            ],
-        )?;
-    }
     let deadline = started + timeout;
-    wait_for_clusters(&client, params.members, deadline).await?;
+    let Federation {
+        components,
+        client,
+        members,
+    } = Federation::start(dir, params.members, params.nodes_per_member, &[], deadline).await?;
     prepare(&client, &members, deadline).await?;
     let federation_ready = started.elapsed();
     eprintln!(
@@ -214,41 +155,6 @@ async fn bench(
         milestones,
         footprints: components.iter().map(Component::footprint).collect(),
     })
-}
-
-/// Starts a component and keeps it (for its footprint and to stop it with the bench).
-fn spawn<'a>(
-    components: &'a mut Vec<Component>,
-    name: &str,
-    args: &[&str],
-) -> anyhow::Result<&'a mut tokio::process::Child> {
-    components.push(Component::spawn(name, args)?);
-    Ok(&mut components.last_mut().expect("just pushed").child)
-}
-
-fn path(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
-}
-
-async fn wait_for_clusters(client: &Client, want: usize, deadline: Instant) -> anyhow::Result<()> {
-    let api: Api<Cluster> = Api::all(client.clone());
-    loop {
-        let ready = api
-            .list(&ListParams::default())
-            .await?
-            .items
-            .iter()
-            .filter(|c| c.is_ready())
-            .count();
-        if ready >= want {
-            return Ok(());
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "only {ready} of {want} clusters turned Ready"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// Creates the bench namespace and the policy, and waits until namespace sync made the
