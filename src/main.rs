@@ -70,7 +70,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         match cli.command {
             Command::Agent(args) => agent::run(args).await,
             Command::Cordon(args) => taint::cordon(args).await,
@@ -86,7 +86,11 @@ fn main() -> anyhow::Result<()> {
             Command::Unjoin(args) => join::unjoin(args).await,
             Command::Up(args) => up::run(args).await,
         }
-    })
+    });
+    // Do not wait for blocking tasks: a supervised component's reader of its standard input
+    // only ends when the supervisor closes it, and a component that failed must exit now.
+    runtime.shutdown_background();
+    result
 }
 
 fn init_tracing(format: &str) {

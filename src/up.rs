@@ -371,13 +371,13 @@ async fn start_server(
             let hint = if port == 0 {
                 String::new()
             } else {
-                format!(" (it listens on port {port}, kept from the last run: is it taken?)")
+                format!(" (it listens on port {port}: is another process using it?)")
             };
             bail!(
-                "{} exited ({status}) before serving{hint}. The end of {}:\n{}",
+                "{} exited ({status}) before serving{hint}. From {}:\n{}",
                 spec.name,
                 spec.log.display(),
-                supervisor::log_tail(&spec.log, 10)
+                supervisor::failure_excerpt(&spec.log)
             );
         }
         if kubeconfig.exists() {

@@ -326,3 +326,33 @@ fn the_readme_shows_every_sample() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn up_says_when_its_port_is_taken_and_leaves_nothing_running() -> anyhow::Result<()> {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = taken.local_addr()?.port().to_string();
+    let dir = tempfile::tempdir()?;
+    let needle = dir.path().to_string_lossy().into_owned();
+    let started = std::time::Instant::now();
+    let refused = format!(
+        "{:#}",
+        Up::start(dir.path(), &["--port", &port, "--members", "1"])
+            .err()
+            .context("a taken port must stop karmada up")?
+    );
+    ensure!(
+        refused.contains(&format!("port {port}: is another process using it?"))
+            && refused.contains("Address already in use"),
+        "{refused}"
+    );
+    // A component that fails exits at once (it does not wait on its standard input), so the
+    // error comes quickly and nothing is left behind.
+    ensure!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    let left = processes_mentioning(&needle);
+    ensure!(left.is_empty(), "processes left running: {left:?}");
+    Ok(())
+}

@@ -108,8 +108,8 @@ pub async fn supervise(spec: Spec, mut process: Process, cancel: CancellationTok
             component = %spec.name,
             %status,
             log = %spec.log.display(),
-            "component exited; restarting in {delay:?}. Its last lines:\n{}",
-            log_tail(&spec.log, 10)
+            "component exited; restarting in {delay:?}. Its last words:\n{}",
+            failure_excerpt(&spec.log)
         );
         loop {
             tokio::select! {
@@ -154,6 +154,23 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// What a component said last before it failed: from its last `Error:` line on (a backtrace,
+/// when enabled, follows the error and would otherwise fill the tail), else the last lines.
+pub fn failure_excerpt(path: &Path) -> String {
+    const LINES: usize = 10;
+    let tail = log_tail(path, 400);
+    let lines: Vec<&str> = tail.lines().collect();
+    match lines.iter().rposition(|l| l.starts_with("Error: ")) {
+        Some(start) => lines[start..]
+            .iter()
+            .take(LINES)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n"),
+        None => lines[lines.len().saturating_sub(LINES)..].join("\n"),
+    }
+}
+
 /// Returns when standard input reaches its end or fails: the supervisor closed it, or died.
 pub async fn wait_for_stdin_to_close() {
     let mut stdin = tokio::io::stdin();
@@ -178,5 +195,24 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         assert_eq!(log_tail(&path, 3), "line 98\nline 99\nline 100");
         assert_eq!(log_tail(&path, 0), "");
+    }
+
+    #[test]
+    fn the_failure_excerpt_starts_at_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let mut text = String::from(
+            "INFO starting\nError: cannot listen on 127.0.0.1:1\n\nCaused by:\n    Address already in use\n\nStack backtrace:\n",
+        );
+        for i in 0..50 {
+            text.push_str(&format!("  {i}: frame\n"));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let excerpt = failure_excerpt(&path);
+        assert!(excerpt.starts_with("Error: cannot listen"), "{excerpt}");
+        assert!(excerpt.contains("Address already in use"), "{excerpt}");
+        assert_eq!(excerpt.lines().count(), 10);
+        std::fs::write(&path, "a\nb\n").unwrap();
+        assert_eq!(failure_excerpt(&path), "a\nb");
     }
 }
