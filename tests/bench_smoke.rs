@@ -206,9 +206,10 @@ fn quick_failover_run_times_detection_eviction_and_recovery() -> anyhow::Result<
     ])?;
     assert_eq!(report["lost"], "member2", "{report:#}");
     assert_eq!(report["target_seconds"], 8.0, "{report:#}");
-    // The loss is noticed once the heartbeat is older than the grace period, not before.
+    // The loss is noticed once the last heartbeat is older than the grace period: at least
+    // the grace period minus one heartbeat interval (2 s) after the kill.
     let detected = report["detected_seconds"].as_f64().unwrap_or(0.0);
-    assert!(detected >= 3.0, "{report:#}");
+    assert!(detected >= 1.0, "{report:#}");
     let steps: Vec<&str> = report["milestones"]
         .as_array()
         .context("the report has no milestones")?
