@@ -15,7 +15,7 @@ use karmada_api::cluster::Cluster;
 use karmada_api::policy::propagation::PurgeMode;
 use karmada_api::work::binding::{
     ClusterResourceBinding, GracefulEvictionTask, ResourceBinding, ResourceBindingSpec,
-    ResourceBindingStatus, ResourceHealth, SCHEDULED_CONDITION,
+    ResourceBindingStatus, ResourceHealth, SCHEDULED_CONDITION, TargetCluster,
 };
 use karmada_runtime::Backoff;
 use karmada_runtime::conflict::{self, write_fresh};
@@ -48,6 +48,9 @@ pub struct Settled {
     pub remaining: Vec<GracefulEvictionTask>,
     /// The tasks that end, each with why.
     pub ended: Vec<(GracefulEvictionTask, String)>,
+    /// Evicted clusters that go back into the placement, in the same write that ends their
+    /// task, so their copy is never removed in between.
+    pub restored: Vec<TargetCluster>,
     /// When to look again for a grace period to run out.
     pub recheck: Option<Duration>,
 }
@@ -104,6 +107,7 @@ pub fn settle(
     let mut settled = Settled {
         remaining: Vec::new(),
         ended: Vec::new(),
+        restored: Vec::new(),
         recheck: None,
     };
     for task in &spec.graceful_eviction_tasks {
@@ -120,9 +124,14 @@ pub fn settle(
                 settled.remaining.push(task.clone());
             } else {
                 let why = format!(
-                    "cluster {} recovered before the workload could be placed anywhere else",
+                    "cluster {} recovered before the workload could be placed anywhere else, so it stays there",
                     task.from_cluster
                 );
+                settled.restored.push(TargetCluster {
+                    name: task.from_cluster.clone(),
+                    replicas: task.replicas,
+                    ..TargetCluster::default()
+                });
                 settled.ended.push((task.clone(), why));
             }
             continue;
@@ -296,7 +305,13 @@ async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Resu
                 if settled.ended.is_empty() {
                     return Ok(());
                 }
-                current.spec_mut().graceful_eviction_tasks = settled.remaining;
+                let spec = current.spec_mut();
+                spec.graceful_eviction_tasks = settled.remaining;
+                for target in settled.restored {
+                    if !spec.targets(&target.name) {
+                        spec.clusters.push(target);
+                    }
+                }
                 api.replace(&name, &PostParams::default(), &current)
                     .await
                     .map(drop)
@@ -487,7 +502,9 @@ mod tests {
 
     #[test]
     fn an_unschedulable_binding_gives_its_task_up_when_the_cluster_recovers() {
-        let s = spec(&[], &json!([task("m2", "Gracefully", 0, None)]));
+        let mut evicted = task("m2", "Gracefully", 0, None);
+        evicted["replicas"] = json!(3);
+        let s = spec(&[], &json!([evicted]));
         let failed = status(2, "False", &[]);
         // Still down: the task, and so the copy on m2, stays.
         let down = settle(&s, Some(2), Some(&failed), TIMEOUT, at(5), |_| false);
@@ -495,6 +512,12 @@ mod tests {
         // Back: the task ends so the scheduler may place the workload on m2 again.
         let back = settle(&s, Some(2), Some(&failed), TIMEOUT, at(5), |c| c == "m2");
         assert_eq!(ended(&back), ["m2"]);
+        // ...and m2 goes back into the placement with its replicas in the same write.
+        assert_eq!(back.restored.len(), 1);
+        assert_eq!(
+            (back.restored[0].name.as_str(), back.restored[0].replicas),
+            ("m2", Some(3))
+        );
         assert!(back.ended[0].1.contains("recovered"), "{:?}", back.ended);
         // While the scheduler has not looked at the eviction yet, nothing is given up.
         let pending = status(1, "False", &[]);

@@ -31,6 +31,7 @@ use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::binding::controller::{BindingObject, Regarding, record};
+use crate::cluster_health::{NOT_READY_TAINT, UNREACHABLE_TAINT};
 use crate::cluster_watch::ClusterWatch;
 use crate::eviction::{Eviction, Limiter, Verdict, Wait, evict, judge};
 
@@ -116,6 +117,21 @@ pub async fn run(client: Client, config: Config, cancel: CancellationToken) {
     }
 }
 
+/// The taints of `cluster` the taint manager acts on: all of them, except a health taint
+/// (`not-ready`, `unreachable`) on a cluster that is Ready again. That taint is on its way
+/// out (the taint policy lifts it a moment after Ready turns True), and evicting on it would
+/// move workloads off a healthy cluster.
+fn acted_on(cluster: &Cluster) -> Vec<Taint> {
+    let ready = cluster.is_ready();
+    cluster
+        .spec
+        .taints
+        .iter()
+        .filter(|t| !(ready && (t.key == NOT_READY_TAINT || t.key == UNREACHABLE_TAINT)))
+        .cloned()
+        .collect()
+}
+
 /// What the taint manager reacts to: a cluster's NoExecute taints.
 fn no_execute_taints(cluster: &Cluster) -> Vec<Taint> {
     cluster
@@ -164,7 +180,7 @@ async fn reconcile<K: BindingObject>(binding: Arc<K>, ctx: Arc<Context>) -> Resu
         let Some(cluster) = ctx.clusters.get(&ObjectRef::new(&target.name)) else {
             continue;
         };
-        match judge(tolerations, &cluster.spec.taints, now) {
+        match judge(tolerations, &acted_on(&cluster), now) {
             Verdict::Keep => {}
             Verdict::EvictNow { taint } => due.push((target.name.clone(), taint, target.replicas)),
             Verdict::EvictAt(at) => next = Some(next.map_or(at, |n| n.min(at))),
@@ -284,4 +300,34 @@ pub(crate) async fn evict_and_report<K: BindingObject>(
     )
     .await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cluster(ready: &str) -> Cluster {
+        serde_json::from_value(json!({
+            "metadata": {"name": "m1"},
+            "spec": {"syncMode": "Pull", "taints": [
+                {"key": UNREACHABLE_TAINT, "effect": "NoExecute"},
+                {"key": "maintenance", "effect": "NoExecute"},
+            ]},
+            "status": {"conditions": [{"type": "Ready", "status": ready, "reason": "R",
+                "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_health_taint_on_a_ready_cluster_is_not_acted_on() {
+        let keys =
+            |c: &Cluster| -> Vec<String> { acted_on(c).into_iter().map(|t| t.key).collect() };
+        assert_eq!(
+            keys(&cluster("Unknown")),
+            [UNREACHABLE_TAINT, "maintenance"]
+        );
+        assert_eq!(keys(&cluster("True")), ["maintenance"]);
+    }
 }
