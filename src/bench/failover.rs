@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Namespace;
 use karmada_api::cluster::Cluster;
 use karmada_api::work::binding::ResourceBinding;
 use kube::api::{ListParams, PostParams};
@@ -19,11 +18,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::component::{Component, Footprint, footprint_table};
-use super::federation::Federation;
+use super::federation::{Federation, NAMESPACE, deployment, prepare};
 use super::machine::Machine;
 use super::report::{Milestone, milestone, milestone_table};
 
-const NAMESPACE: &str = "bench";
 /// What the failover may take beyond the grace period: the target.
 const TARGET_SLACK: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(100);
@@ -137,7 +135,13 @@ async fn bench(
         deadline,
     )
     .await?;
-    prepare(&client, &members, deadline).await?;
+    prepare(
+        &client,
+        &members,
+        &json!({"replicaSchedulingType": "Divided", "replicaDivisionPreference": "Weighted"}),
+        deadline,
+    )
+    .await?;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
     for i in 0..params.workloads {
         deployments
@@ -186,66 +190,6 @@ async fn bench(
             .map(Component::footprint)
             .collect(),
     })
-}
-
-/// The namespace (in every member too) and a policy spreading every Deployment over every
-/// member with equal static weights.
-async fn prepare(client: &Client, members: &[Client], deadline: Instant) -> anyhow::Result<()> {
-    Api::<Namespace>::all(client.clone())
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))?,
-        )
-        .await
-        .context("cannot create the bench namespace")?;
-    let policy = json!({
-        "apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
-        "metadata": {"name": "bench", "namespace": NAMESPACE},
-        "spec": {
-            "resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment"}],
-            "placement": {"replicaScheduling": {
-                "replicaSchedulingType": "Divided",
-                "replicaDivisionPreference": "Weighted",
-            }},
-        },
-    });
-    Api::<karmada_api::policy::propagation::PropagationPolicy>::namespaced(
-        client.clone(),
-        NAMESPACE,
-    )
-    .create(&PostParams::default(), &serde_json::from_value(policy)?)
-    .await
-    .context("cannot create the bench policy")?;
-    for member in members {
-        let api: Api<Namespace> = Api::all(member.clone());
-        while api.get_opt(NAMESPACE).await?.is_none() {
-            ensure!(
-                Instant::now() < deadline,
-                "namespace {NAMESPACE} never reached a member"
-            );
-            tokio::time::sleep(POLL).await;
-        }
-    }
-    Ok(())
-}
-
-fn deployment(name: &str, replicas: usize) -> Deployment {
-    serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{
-                    "name": "app",
-                    "image": "registry.k8s.io/pause:3.10",
-                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-                }]},
-            },
-        },
-    }))
-    .expect("the bench deployment is valid")
 }
 
 fn ready_replicas(d: &Deployment) -> usize {

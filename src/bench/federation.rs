@@ -4,13 +4,19 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::ensure;
+use anyhow::{Context as _, ensure};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
 use karmada_api::cluster::Cluster;
-use kube::api::ListParams;
+use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
+use serde_json::{Value, json};
 
 use super::component::Component;
 use super::member::connect;
+
+/// The namespace the benches' workloads live in.
+pub const NAMESPACE: &str = "bench";
 
 /// The running federation; its processes are killed when it is dropped.
 pub struct Federation {
@@ -136,4 +142,67 @@ async fn wait_for_clusters(client: &Client, want: usize, deadline: Instant) -> a
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Creates the bench namespace and a policy placing every Deployment in it by
+/// `replica_scheduling`, and waits until namespace sync made the namespace in every member, so
+/// the measurement starts from a settled federation.
+pub async fn prepare(
+    client: &Client,
+    members: &[Client],
+    replica_scheduling: &Value,
+    deadline: Instant,
+) -> anyhow::Result<()> {
+    Api::<Namespace>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))?,
+        )
+        .await
+        .context("cannot create the bench namespace")?;
+    let policy = json!({
+        "apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
+        "metadata": {"name": "bench", "namespace": NAMESPACE},
+        "spec": {
+            "resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment"}],
+            "placement": {"replicaScheduling": replica_scheduling},
+        },
+    });
+    let policies: Api<karmada_api::policy::propagation::PropagationPolicy> =
+        Api::namespaced(client.clone(), NAMESPACE);
+    policies
+        .create(&PostParams::default(), &serde_json::from_value(policy)?)
+        .await
+        .context("cannot create the bench policy")?;
+    for member in members {
+        let api: Api<Namespace> = Api::all(member.clone());
+        while api.get_opt(NAMESPACE).await?.is_none() {
+            ensure!(
+                Instant::now() < deadline,
+                "namespace {NAMESPACE} never reached a member"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+/// A Deployment of `replicas` pause containers with small requests.
+pub fn deployment(name: &str, replicas: usize) -> Deployment {
+    serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{
+                    "name": "app",
+                    "image": "registry.k8s.io/pause:3.10",
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                }]},
+            },
+        },
+    }))
+    .expect("the bench deployment is valid")
 }

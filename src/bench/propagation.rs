@@ -10,19 +10,17 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, ensure};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::PostParams;
 use kube::runtime::watcher::{self, Event};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, ResourceExt};
 use serde::Serialize;
 use serde_json::json;
 
 use super::component::{Component, Footprint, footprint_table};
-use super::federation::Federation;
+use super::federation::{Federation, NAMESPACE, deployment, prepare};
 use super::machine::Machine;
 use super::report::{Milestone, milestone, milestone_table};
 
-const NAMESPACE: &str = "bench";
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(clap::Args)]
@@ -105,7 +103,13 @@ async fn bench(
         client,
         members,
     } = Federation::start(dir, params.members, params.nodes_per_member, &[], deadline).await?;
-    prepare(&client, &members, deadline).await?;
+    prepare(
+        &client,
+        &members,
+        &json!({"replicaSchedulingType": "Duplicated"}),
+        deadline,
+    )
+    .await?;
     let federation_ready = started.elapsed();
     eprintln!(
         "bench: federation ready after {:.1}s",
@@ -130,7 +134,7 @@ async fn bench(
         let name = format!("bench-{i}");
         created.insert(name.clone(), Instant::now());
         deployments
-            .create(&PostParams::default(), &deployment(&name))
+            .create(&PostParams::default(), &deployment(&name, 1))
             .await
             .with_context(|| format!("cannot create deployment {name}"))?;
     }
@@ -155,62 +159,6 @@ async fn bench(
         milestones,
         footprints: components.iter().map(Component::footprint).collect(),
     })
-}
-
-/// Creates the bench namespace and the policy, and waits until namespace sync made the
-/// namespace in every member, so the measurement starts from a settled federation.
-async fn prepare(client: &Client, members: &[Client], deadline: Instant) -> anyhow::Result<()> {
-    Api::<Namespace>::all(client.clone())
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))?,
-        )
-        .await
-        .context("cannot create the bench namespace")?;
-    let policy = json!({
-        "apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
-        "metadata": {"name": "bench", "namespace": NAMESPACE},
-        "spec": {
-            "resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment"}],
-            "placement": {"replicaScheduling": {"replicaSchedulingType": "Duplicated"}},
-        },
-    });
-    let policies: Api<karmada_api::policy::propagation::PropagationPolicy> =
-        Api::namespaced(client.clone(), NAMESPACE);
-    policies
-        .create(&PostParams::default(), &serde_json::from_value(policy)?)
-        .await
-        .context("cannot create the bench policy")?;
-    for member in members {
-        let api: Api<Namespace> = Api::all(member.clone());
-        while api.get_opt(NAMESPACE).await?.is_none() {
-            ensure!(
-                Instant::now() < deadline,
-                "namespace {NAMESPACE} never reached a member"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    Ok(())
-}
-
-fn deployment(name: &str) -> Deployment {
-    serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{
-                    "name": "app",
-                    "image": "registry.k8s.io/pause:3.10",
-                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-                }]},
-            },
-        },
-    }))
-    .expect("the bench deployment is valid")
 }
 
 /// When each of `target` Deployments was first seen in one member.
