@@ -36,9 +36,16 @@ pub struct Args {
     /// How often the heartbeat Lease is renewed.
     #[arg(long, default_value_t = 2)]
     heartbeat_seconds: u64,
-    /// How often the member is probed and the Cluster's status refreshed.
+    /// How often the member's health endpoint is probed; a change is reported at once.
+    #[arg(long, default_value_t = 2)]
+    probe_seconds: u64,
+    /// How often the Cluster's whole status (version, APIs, nodes, resources) is refreshed.
     #[arg(long, default_value_t = 10)]
     status_seconds: u64,
+    /// How long the member must fail every probe before it is reported not Ready (one lost
+    /// answer must not fail the cluster over); 0 reports the first failure.
+    #[arg(long, default_value_t = cluster::DEFAULT_FAILURE_THRESHOLD.as_secs())]
+    cluster_failure_threshold_seconds: u64,
     /// Serve the replica estimator (gRPC, plaintext) for this member on this address, e.g.
     /// `127.0.0.1:10352`. Not served when unset.
     #[arg(long, value_name = "ADDR")]
@@ -69,6 +76,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     registration.lease_duration = Duration::from_secs(args.lease_duration_seconds);
     registration.lease_renew_period = Duration::from_secs(args.heartbeat_seconds);
     registration.status_period = Duration::from_secs(args.status_seconds.max(1));
+    registration.probe_period = Duration::from_secs(args.probe_seconds.max(1));
+    registration.failure_threshold = Duration::from_secs(args.cluster_failure_threshold_seconds);
 
     // Bind before anything starts so a taken port fails the agent at once.
     let estimator_listener = match args.estimator_listen {

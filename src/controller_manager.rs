@@ -24,6 +24,10 @@ pub struct Args {
     /// is collected; pull agents have their own setting.
     #[arg(long, default_value_t = 10)]
     cluster_status_update_frequency_seconds: u64,
+    /// How long a Push cluster must fail every probe before it is reported not Ready; 0
+    /// reports the first failure.
+    #[arg(long, default_value_t = karmada_agents::agent::cluster::DEFAULT_FAILURE_THRESHOLD.as_secs())]
+    cluster_failure_threshold_seconds: u64,
     /// Keep the built-in ClusterTaintPolicies, which taint a cluster NoExecute while its Ready
     /// condition is False (`cluster.karmada.io/not-ready`) or Unknown
     /// (`cluster.karmada.io/unreachable`); `false` removes them.
@@ -68,6 +72,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut push_clusters = push::Config::new(client.clone());
     push_clusters.periods.status_period =
         Duration::from_secs(args.cluster_status_update_frequency_seconds.max(1));
+    push_clusters.periods.failure_threshold =
+        Duration::from_secs(args.cluster_failure_threshold_seconds);
     let evictions = taint_manager::Config {
         purge_mode: args.no_execute_taint_eviction_purge_mode,
         rate: args.resource_eviction_rate,

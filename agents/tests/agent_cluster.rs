@@ -32,6 +32,8 @@ fn registration(endpoint: &str) -> Registration {
     r.lease_duration = Duration::from_secs(2);
     r.lease_renew_period = Duration::from_millis(200);
     r.status_period = Duration::from_millis(200);
+    r.probe_period = Duration::from_millis(200);
+    r.failure_threshold = Duration::from_secs(1);
     r.request_timeout = Duration::from_secs(2);
     r
 }

@@ -42,8 +42,19 @@ impl ApiServer {
     /// Starts `karmada <command...>` (any command that serves an apiserver, such as
     /// `member --name m1`) and returns once it logged its ready line.
     pub fn start_command(command_args: &[&str], store: Store<'_>) -> anyhow::Result<ApiServer> {
-        let mut command = karmada(command_args);
-        command.args(["--listen", "127.0.0.1:0"]);
+        ApiServer::start_launched(&[], "127.0.0.1", command_args, store)
+    }
+
+    /// Starts `karmada <command...>` through `launcher` (such as `ip netns exec NS`), listening
+    /// on a free port of `address`, and returns once it logged its ready line.
+    pub fn start_launched(
+        launcher: &[&str],
+        address: &str,
+        command_args: &[&str],
+        store: Store<'_>,
+    ) -> anyhow::Result<ApiServer> {
+        let mut command = launched(launcher, command_args);
+        command.args(["--listen", &format!("{address}:0")]);
         match &store {
             Store::Memory => {}
             Store::Embedded(dir) => {
@@ -91,7 +102,7 @@ impl ApiServer {
             Store::Memory | Store::Etcd { .. } => {
                 let dir = tempfile::tempdir().context("creating a directory for the kubeconfig")?;
                 server.kubeconfig = dir.path().join("kubeconfig");
-                std::fs::write(&server.kubeconfig, kubeconfig(&server.url))
+                std::fs::write(&server.kubeconfig, kubeconfig(&[("test", &server.url)]))
                     .context("writing the kubeconfig")?;
                 server._own_dir = Some(dir);
             }
@@ -134,7 +145,20 @@ impl Drop for ApiServer {
 /// `karmada <args...>` logging plain text at info level to a piped stderr (ready lines are
 /// parsed from it), with no stdin or stdout.
 pub fn karmada(args: &[&str]) -> Command {
-    let mut command = Command::new(BINARY);
+    launched(&[], args)
+}
+
+/// [`karmada`] started through `launcher`, a command that runs the program it is given (such
+/// as `ip netns exec NS`); none when empty.
+pub fn launched(launcher: &[&str], args: &[&str]) -> Command {
+    let mut command = match launcher.split_first() {
+        Some((program, rest)) => {
+            let mut command = Command::new(program);
+            command.args(rest).arg(BINARY);
+            command
+        }
+        None => Command::new(BINARY),
+    };
     command
         .args(args)
         .env("RUST_LOG", "info")
@@ -221,26 +245,23 @@ pub fn strip_ansi(text: &str) -> String {
     out
 }
 
-/// A kubeconfig with one cluster, user and context, all named `test`, for a plain-HTTP server.
-fn kubeconfig(url: &str) -> String {
+/// A kubeconfig for plain-HTTP servers with a cluster, user and context per `(name, url)`,
+/// the first one current.
+pub fn kubeconfig(servers: &[(&str, &str)]) -> String {
+    let current = servers.first().map_or("", |(name, _)| name);
+    let mut clusters = String::new();
+    let mut users = String::new();
+    let mut contexts = String::new();
+    for (name, url) in servers {
+        clusters.push_str(&format!("- name: {name}\n  cluster:\n    server: {url}\n"));
+        users.push_str(&format!("- name: {name}\n  user: {{}}\n"));
+        contexts.push_str(&format!(
+            "- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n"
+        ));
+    }
     format!(
-        "apiVersion: v1
-kind: Config
-preferences: {{}}
-current-context: test
-clusters:
-- name: test
-  cluster:
-    server: {url}
-users:
-- name: test
-  user: {{}}
-contexts:
-- name: test
-  context:
-    cluster: test
-    user: test
-"
+        "apiVersion: v1\nkind: Config\npreferences: {{}}\ncurrent-context: {current}\n\
+         clusters:\n{clusters}users:\n{users}contexts:\n{contexts}"
     )
 }
 

@@ -8,5 +8,6 @@ pub mod component;
 pub mod etcd;
 pub mod federation;
 pub mod kubectl;
+pub mod netns;
 pub mod poll;
 pub mod up;

@@ -109,78 +109,30 @@ impl Up {
         all
     }
 
-    /// The Deployment's `spec.replicas` in the cluster of kubeconfig context `context`, `None`
-    /// when it is not there.
+    /// The Deployment's `spec.replicas` in the member of context `context` (see [`replicas`]).
     pub fn replicas(&self, context: &str, name: &str) -> Result<Option<i64>, String> {
-        let out = self
-            .kubectl
-            .run(&[
-                "--context",
-                context,
-                "get",
-                "deployment",
-                name,
-                "-o",
-                "jsonpath={.spec.replicas}",
-            ])
-            .map_err(|e| e.to_string())?;
-        if out.status.success() {
-            return out
-                .stdout
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|e| format!("{e}: {}", out.stdout));
-        }
-        if out.stderr.contains("NotFound") || out.stderr.contains("not found") {
-            return Ok(None);
-        }
-        Err(out.stderr)
+        replicas(&self.kubectl, context, name)
     }
 
     /// Replicas of Deployment `name` in each of [`MEMBERS`] that has it.
     pub fn placement(&self, name: &str) -> Result<BTreeMap<String, i64>, String> {
-        let mut placed = BTreeMap::new();
-        for member in MEMBERS {
-            if let Some(n) = self.replicas(member, name)? {
-                placed.insert(member.to_string(), n);
-            }
-        }
-        Ok(placed)
+        placement(&self.kubectl, name)
     }
 
-    /// Waits until Deployment `name` has exactly `want` replicas per member (and is in no
-    /// other member).
+    /// Waits until Deployment `name` has exactly `want` replicas per member (see
+    /// [`until_placed`]).
     pub fn until_placed(&self, name: &str, want: &[(&str, i64)]) -> anyhow::Result<()> {
-        let want: BTreeMap<String, i64> = want.iter().map(|(m, n)| (m.to_string(), *n)).collect();
-        poll::until(&format!("{name} placed as {want:?}"), DEADLINE, || {
-            let placed = self.placement(name)?;
-            if placed == want {
-                Ok(())
-            } else {
-                Err(format!("{placed:?}"))
-            }
-        })
-        .with_context(|| self.logs())
+        until_placed(&self.kubectl, name, want).with_context(|| self.logs())
     }
 
-    /// Waits until the federation's Deployment `name` reports `ready` ready replicas, summed
-    /// from the members.
+    /// Waits until the federation's Deployment `name` reports `ready` ready replicas.
     pub fn until_ready(&self, name: &str, ready: i64) -> anyhow::Result<()> {
-        self.kubectl
-            .until_prints(
-                &format!("{name} showing {ready} ready replicas on the federation"),
-                DEADLINE,
-                &[
-                    "get",
-                    "deployment",
-                    name,
-                    "-o",
-                    "jsonpath={.status.readyReplicas}",
-                ],
-                &ready.to_string(),
-            )
-            .with_context(|| self.logs())
+        until_ready(&self.kubectl, name, ready).with_context(|| self.logs())
+    }
+
+    /// The pid of the `karmada up` process.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends SIGTERM, as `kill` or a service manager would, and waits for `karmada up` to exit.
@@ -210,6 +162,76 @@ impl Drop for Up {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The Deployment's `spec.replicas` in the cluster of kubeconfig context `context` of
+/// `kubectl`, `None` when it is not there.
+pub fn replicas(kubectl: &Kubectl, context: &str, name: &str) -> Result<Option<i64>, String> {
+    let out = kubectl
+        .run(&[
+            "--context",
+            context,
+            "get",
+            "deployment",
+            name,
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        return out
+            .stdout
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("{e}: {}", out.stdout));
+    }
+    if out.stderr.contains("NotFound") || out.stderr.contains("not found") {
+        return Ok(None);
+    }
+    Err(out.stderr)
+}
+
+/// Replicas of Deployment `name` in each of [`MEMBERS`] (contexts of `kubectl`) that has it.
+pub fn placement(kubectl: &Kubectl, name: &str) -> Result<BTreeMap<String, i64>, String> {
+    let mut placed = BTreeMap::new();
+    for member in MEMBERS {
+        if let Some(n) = replicas(kubectl, member, name)? {
+            placed.insert(member.to_string(), n);
+        }
+    }
+    Ok(placed)
+}
+
+/// Waits until Deployment `name` has exactly `want` replicas per member (and is in no other
+/// member), the members being contexts of `kubectl`.
+pub fn until_placed(kubectl: &Kubectl, name: &str, want: &[(&str, i64)]) -> anyhow::Result<()> {
+    let want: BTreeMap<String, i64> = want.iter().map(|(m, n)| (m.to_string(), *n)).collect();
+    poll::until(&format!("{name} placed as {want:?}"), DEADLINE, || {
+        let placed = placement(kubectl, name)?;
+        if placed == want {
+            Ok(())
+        } else {
+            Err(format!("{placed:?}"))
+        }
+    })
+}
+
+/// Waits until the federation's Deployment `name` (current context of `kubectl`) reports
+/// `ready` ready replicas, summed from the members.
+pub fn until_ready(kubectl: &Kubectl, name: &str, ready: i64) -> anyhow::Result<()> {
+    kubectl.until_prints(
+        &format!("{name} showing {ready} ready replicas on the federation"),
+        DEADLINE,
+        &[
+            "get",
+            "deployment",
+            name,
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ],
+        &ready.to_string(),
+    )
 }
 
 /// Sends `SIGNAL` (e.g. `TERM`, `KILL`) to process `pid` with `kill(1)`.

@@ -1,12 +1,13 @@
 //! The pull agent's cluster side: registers the member as a Pull Cluster in the federation,
 //! keeps its heartbeat Lease renewed and its status current.
 
+pub mod failure;
 pub mod lease;
 pub mod status;
 pub mod summary;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use karmada_api::cluster::{Cluster, ClusterSpec, ClusterSyncMode, ESTIMATOR_ADDRESS_ANNOTATION};
 use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
@@ -14,6 +15,11 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::{Map, Value, json};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+/// How long a member must fail every probe before it is reported not Ready, by default:
+/// several probes, so one lost answer does not fail a cluster over, and short enough that a
+/// member that is really down is failed over within the federation's grace period.
+pub const DEFAULT_FAILURE_THRESHOLD: Duration = Duration::from_secs(10);
 
 /// Who the member is and how often the agent reports.
 ///
@@ -40,8 +46,14 @@ pub struct Registration {
     /// How often the Lease is renewed; well below `lease_duration` so one lost write is not
     /// an outage.
     pub lease_renew_period: Duration,
-    /// How often the member is probed and the Cluster status refreshed.
+    /// How often the member's health endpoint is probed; a change of health is reported at
+    /// once.
+    pub probe_period: Duration,
+    /// How often the whole status (version, APIs, nodes and resources) is refreshed.
     pub status_period: Duration,
+    /// How long the member must fail every probe before it is reported not Ready (probes are
+    /// repeated every second meanwhile); zero reports the first failure.
+    pub failure_threshold: Duration,
     /// Longest wait for any single request to the member or the federation.
     pub request_timeout: Duration,
 }
@@ -59,7 +71,9 @@ impl Registration {
             estimator_address: None,
             lease_duration: Duration::from_secs(10),
             lease_renew_period: Duration::from_secs(2),
+            probe_period: Duration::from_secs(2),
             status_period: Duration::from_secs(10),
+            failure_threshold: DEFAULT_FAILURE_THRESHOLD,
             request_timeout: Duration::from_secs(5),
         }
     }
@@ -78,8 +92,13 @@ impl Registration {
         if self.api_endpoint.is_empty() {
             return invalid("the API endpoint is empty".into());
         }
-        if self.lease_renew_period.is_zero() || self.status_period.is_zero() {
-            return invalid("the lease renew period and status period must be positive".into());
+        if self.lease_renew_period.is_zero()
+            || self.status_period.is_zero()
+            || self.probe_period.is_zero()
+        {
+            return invalid(
+                "the lease renew period, probe period and status period must be positive".into(),
+            );
         }
         if self.lease_renew_period >= self.lease_duration {
             return invalid(format!(
@@ -201,7 +220,9 @@ pub async fn maintain(
 /// How soon a status write that failed is tried again.
 const STATUS_RETRY: Duration = Duration::from_millis(500);
 
-/// Collects and publishes the status every status period until `cancel`.
+/// Probes the member every probe period and publishes its status when its health changes or
+/// the status period has passed, until `cancel`. A failing member is reported only once it
+/// has failed for the failure threshold.
 async fn report(
     clusters: Api<Cluster>,
     member: Client,
@@ -209,24 +230,51 @@ async fn report(
     registration: Registration,
     cancel: CancellationToken,
 ) {
-    let mut ticker = tokio::time::interval(registration.status_period);
+    let mut ticker = tokio::time::interval(registration.probe_period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failures = failure::FailureWindow::new(registration.failure_threshold);
+    // When the status was last published, and the health it reported.
+    let mut published: Option<(Instant, status::Health)> = None;
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        let observed = status::observe(&member, &caches, registration.request_timeout).await;
+        let sent = Instant::now();
+        let health = status::health(&member, registration.request_timeout).await;
+        let healthy = health == status::Health::Healthy;
+        if let failure::Verdict::Hold(wait) = failures.judge(healthy, sent, Instant::now()) {
+            tracing::info!(cluster = %registration.name, ?health, "the member failed its health probe; probing again before reporting it");
+            ticker.reset_after(wait);
+            continue;
+        }
+        let due = published.as_ref().is_none_or(|(at, reported)| {
+            std::mem::discriminant(reported) != std::mem::discriminant(&health)
+                || at.elapsed() >= registration.status_period
+        });
+        if !due {
+            continue;
+        }
+        let observed = status::observe(
+            &member,
+            &caches,
+            health.clone(),
+            registration.request_timeout,
+        )
+        .await;
         let publish = status::publish(&clusters, &registration, &observed);
         let failure = match tokio::time::timeout(registration.request_timeout, publish).await {
-            Ok(Ok(_)) => continue,
+            Ok(Ok(_)) => {
+                published = Some((Instant::now(), health));
+                continue;
+            }
             Ok(Err(e)) => e.to_string(),
             Err(_) => "timed out".to_string(),
         };
         // A lost race with another writer of the Cluster (the federation stamps finalizers and
         // taints on it) must not leave the status stale for a whole period.
         tracing::debug!(cluster = %registration.name, error = %failure, "cluster status not written; retrying soon");
-        ticker.reset_after(STATUS_RETRY.min(registration.status_period));
+        ticker.reset_after(STATUS_RETRY.min(registration.probe_period));
     }
 }
 

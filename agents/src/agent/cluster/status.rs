@@ -260,9 +260,14 @@ where
     (store, fill)
 }
 
-/// Probes the member and reads its caches: one collection.
-pub async fn observe(member: &Client, caches: &Caches, timeout: Duration) -> Observation {
-    let health = health(member, timeout).await;
+/// Completes one collection from the member's `health` (as [`health`] probed it): its version,
+/// discovery and caches when it is healthy.
+pub async fn observe(
+    member: &Client,
+    caches: &Caches,
+    health: Health,
+    timeout: Duration,
+) -> Observation {
     if health != Health::Healthy {
         return Observation {
             health,
@@ -298,7 +303,7 @@ pub async fn observe(member: &Client, caches: &Caches, timeout: Duration) -> Obs
 }
 
 /// `GET /readyz`, falling back to `/healthz` for apiservers that lack it; `ok` means healthy.
-async fn health(member: &Client, timeout: Duration) -> Health {
+pub async fn health(member: &Client, timeout: Duration) -> Health {
     let mut last = Health::Unreachable("no health endpoint answered".into());
     for path in ["/readyz", "/healthz"] {
         // kube-core builds a plain GET of `path` (no query parameters with the defaults),
