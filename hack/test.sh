@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 source hack/lib.sh
 
 require_cargo
-install_missing etcd=etcd-server protoc=protobuf-compiler
+install_missing etcd=etcd-server protoc=protobuf-compiler dig=dnsutils ip=iproute2 \
+    dnsperf=dnsperf named=bind9
 if ! command -v kubectl >/dev/null 2>&1; then
     echo "kubectl is required for the end-to-end tests (1.27-1.33 are expected under /usr/bin)" >&2
     exit 1

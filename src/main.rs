@@ -5,6 +5,7 @@ mod agent;
 mod apiserver;
 mod bench;
 mod controller_manager;
+mod dns;
 mod join;
 mod kubeconfig;
 mod member;
@@ -46,6 +47,8 @@ enum Command {
     Bench(bench::Args),
     /// Run the federation's controllers: detector, bindings to Works, status, namespaces.
     ControllerManager(controller_manager::Args),
+    /// Serve the federation's global DNS: multi-cluster Services and global names.
+    Dns(dns::Args),
     /// Register a member cluster in Push mode from its kubeconfig.
     Join(join::JoinArgs),
     /// Run one member cluster: apiserver, controllers, scheduler and simulated nodes.
@@ -77,6 +80,7 @@ fn main() -> anyhow::Result<()> {
             Command::Apiserver(args) => apiserver::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::ControllerManager(args) => controller_manager::run(args).await,
+            Command::Dns(args) => dns::run(args).await,
             Command::Join(args) => join::join(args).await,
             Command::Member(args) => member::run(*args).await,
             Command::Schedule(args) => schedule::run(&args),
@@ -94,8 +98,14 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // hickory-server logs every DNS response at info: far too much for a server under load,
+    // unless asked for by name.
+    let asked = std::env::var("RUST_LOG").is_ok_and(|v| v.contains("hickory"));
+    if !asked && let Ok(quiet) = "hickory_server=warn".parse() {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

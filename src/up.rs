@@ -10,6 +10,7 @@ pub mod supervisor;
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,8 @@ use supervisor::{Process, Spec};
 
 /// Set on the components `karmada up` runs: they stop when their standard input closes.
 pub const SUPERVISED_ENV: &str = "KARMADA_SUPERVISED";
+/// The zone of the global names `karmada up`'s DNS serves.
+const GLOBAL_ZONE: &str = "karmada.global";
 /// How often start-up conditions are checked.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -45,6 +48,10 @@ pub struct Args {
     /// data directory, the last run's port otherwise].
     #[arg(long)]
     port: Option<u16>,
+    /// The DNS's port on 127.0.0.1, UDP and TCP; 0 picks a free one [default: 0 on a new data
+    /// directory, the last run's port otherwise].
+    #[arg(long)]
+    dns_port: Option<u16>,
     /// Store the federation in this etcd (comma-separated client URLs) instead of the embedded
     /// store; members keep theirs in the data directory.
     #[arg(long, value_delimiter = ',')]
@@ -73,6 +80,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         member_nodes: args.member_nodes,
         push_members: args.push_members.clone(),
         port: args.port,
+        dns_port: args.dns_port,
         etcd_endpoints: args.etcd_endpoints.clone(),
     };
     let previous = plan::load(&dir)?;
@@ -244,8 +252,12 @@ impl Federation {
             member_urls.insert(member.name.clone(), url);
             self.servers.supervise(with_port(spec, port), process);
         }
+        if layout.dns_port == 0 {
+            layout.dns_port = crate::dns::free_port(Ipv4Addr::LOCALHOST.into()).await?;
+        }
+        let dns = SocketAddr::from((Ipv4Addr::LOCALHOST, layout.dns_port));
         plan::save(&self.dir, layout)?;
-        self.write_client_files(&apiserver_url, &member_urls)?;
+        self.write_client_files(&apiserver_url, &member_urls, dns)?;
 
         let federation_kubeconfig = path(&federation_dir.join("kubeconfig"));
         for name in ["controller-manager", "scheduler"] {
@@ -254,6 +266,17 @@ impl Federation {
             let process = Process::spawn(&spec)?;
             self.workers.supervise(spec, process);
         }
+        let args = command(
+            "dns",
+            [
+                ("--kubeconfig", federation_kubeconfig.clone()),
+                ("--listen", dns.to_string()),
+                ("--global-zone", GLOBAL_ZONE.into()),
+            ],
+        );
+        let spec = self.spec("dns", args);
+        let process = Process::spawn(&spec)?;
+        self.workers.supervise(spec.clone(), process);
         let client = crate::kubeconfig::client(&federation_dir.join("kubeconfig")).await?;
         // A resumed federation holds the last run's Ready conditions: a pull cluster counts
         // once its agent of this run has renewed the heartbeat.
@@ -284,6 +307,8 @@ impl Federation {
             }
         }
         wait_for_clusters(&client, layout, &self.dir, agents_started, deadline).await?;
+        wait_for_dns(&spec, dns, deadline).await?;
+        tracing::info!(listen = %dns, zone = "clusterset.local", global_zone = GLOBAL_ZONE, "dns serving");
         let kubeconfig = self.dir.join("kubeconfig");
         tracing::info!(
             "ready: a federation of {} member clusters{} in {:.1}s. Next: export KUBECONFIG={} \
@@ -316,6 +341,7 @@ impl Federation {
         &self,
         apiserver: &str,
         members: &BTreeMap<String, String>,
+        dns: SocketAddr,
     ) -> anyhow::Result<()> {
         let mut contexts = vec![kubeconfig::Context {
             name: "karmada".into(),
@@ -332,6 +358,7 @@ impl Federation {
             .with_context(|| format!("cannot write {}", path.display()))?;
         let endpoints = serde_json::json!({
             "apiserver": apiserver,
+            "dns": dns.to_string(),
             "kubeconfig": path,
             "members": members,
         });
@@ -394,6 +421,24 @@ async fn start_server(
             bail!(
                 "{} did not serve in time. The end of {}:\n{}",
                 spec.name,
+                spec.log.display(),
+                supervisor::log_tail(&spec.log, 10)
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Waits until the DNS accepts TCP connections: it binds only once it has read the
+/// federation, so that is when its answers are right.
+async fn wait_for_dns(spec: &Spec, dns: SocketAddr, deadline: Instant) -> anyhow::Result<()> {
+    loop {
+        if tokio::net::TcpStream::connect(dns).await.is_ok() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "the DNS did not serve at {dns} in time (is the port taken?). The end of {}:\n{}",
                 spec.log.display(),
                 supervisor::log_tail(&spec.log, 10)
             );

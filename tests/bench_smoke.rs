@@ -226,3 +226,35 @@ fn quick_failover_run_times_detection_eviction_and_recovery() -> anyhow::Result<
     assert!(stdout.contains("member2 not Ready after"), "{stdout}");
     Ok(())
 }
+
+#[test]
+fn quick_dns_run_measures_ours_beside_bind9_and_the_change_latency() -> anyhow::Result<()> {
+    let (stdout, report) = run_bench(&["dns", "--quick"])?;
+    let servers = report["servers"]
+        .as_array()
+        .context("the report has no servers")?;
+    assert_eq!(servers.len(), 2, "ours and BIND9: {report:#}");
+    assert_eq!(servers[0]["name"], "karmada dns");
+    assert!(
+        servers[1]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("BIND 9")),
+        "{report:#}"
+    );
+    for server in servers {
+        let qps = server["throughput"]["qps"].as_f64().unwrap_or(0.0);
+        assert!(qps > 0.0, "no throughput: {server:#}");
+        assert!(
+            server["latency_ms"]["p99"].as_f64().unwrap_or(0.0) > 0.0,
+            "no latency percentiles: {server:#}"
+        );
+    }
+    assert!(report["qps_ratio"].as_f64().unwrap_or(0.0) > 0.0);
+    let change = report["change_ms"]["max"].as_f64().unwrap_or(0.0);
+    assert!(change > 0.0, "no change latency: {report:#}");
+    assert!(
+        stdout.contains("ours / BIND9 queries per second"),
+        "the table has no ratio:\n{stdout}"
+    );
+    Ok(())
+}

@@ -11,6 +11,37 @@ use serde::{Deserialize, Serialize};
 
 use crate::validation::{Admit, FieldError, Reason};
 
+/// Label of an EndpointSlice naming the cluster its endpoints live in (MCS API).
+pub const LABEL_SOURCE_CLUSTER: &str = "multicluster.kubernetes.io/source-cluster";
+/// Label of an EndpointSlice naming the exported Service it belongs to (MCS API).
+pub const LABEL_SERVICE_NAME: &str = "multicluster.kubernetes.io/service-name";
+/// Label of a reported EndpointSlice naming the exported Service's namespace (the slice itself
+/// lives in the cluster's execution namespace, `karmada-es-<cluster>`).
+pub const LABEL_SERVICE_NAMESPACE: &str = "multicluster.karmada.io/service-namespace";
+/// Annotation of a reported EndpointSlice: the comma-separated ClusterIPs of the Service in
+/// its source cluster (absent for a headless Service).
+pub const ANNOTATION_SERVICE_IPS: &str = "multicluster.karmada.io/service-ips";
+/// `endpointslice.kubernetes.io/managed-by` of the slices an agent reports.
+pub const REPORTER: &str = "agent.karmada.io";
+
+/// Annotations of a ServiceExport that choose how DNS answers for the Service; the
+/// ServiceImport derived from it carries them too.
+pub mod dns {
+    /// `round-robin` (default), `weighted` (by ready endpoints), `failover` or `nearest`.
+    pub const POLICY: &str = "dns.karmada.io/policy";
+    /// For `failover`: the clusters in order of preference, comma-separated; the first Ready
+    /// one with ready endpoints is answered.
+    pub const FAILOVER_ORDER: &str = "dns.karmada.io/failover-order";
+    /// On a Service (template): also publish it as `<value>.<global zone>`.
+    pub const GLOBAL_NAME: &str = "dns.karmada.io/global-name";
+}
+
+/// The name of the slice an agent reports for the member slice `slice` of namespace
+/// `namespace`: namespaces cannot contain dots, so the pair stays unique.
+pub fn reported_slice_name(namespace: &str, slice: &str) -> String {
+    format!("{namespace}.{slice}")
+}
+
 /// Marks the same-named Service in its namespace as exported to the cluster set. Has no spec:
 /// existence is the request.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

@@ -3,6 +3,7 @@
 mod apiserver;
 mod ceiling;
 mod component;
+mod dns;
 mod driver;
 mod failover;
 mod fanout;
@@ -25,6 +26,9 @@ enum Command {
     /// Create/get/list/update/delete and watch fan-out throughput and latency of the API
     /// server on each storage backend, beside raw storage writes as the ceiling.
     Apiserver(apiserver::Args),
+    /// The DNS: queries per second and latency beside BIND9 serving the same zone (both
+    /// measured with dnsperf), and the time from an endpoint change to the changed answer.
+    Dns(dns::Args),
     /// Cluster failover: a member and its agent are killed; how long until the federation
     /// calls it not Ready, moves every workload away, and shows all replicas Ready elsewhere.
     Failover(failover::Args),
@@ -45,6 +49,7 @@ enum Command {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Apiserver(args) => apiserver::run(args).await,
+        Command::Dns(args) => dns::run(args).await,
         Command::Failover(args) => failover::run(args).await,
         Command::Member(args) => member::run(args).await,
         Command::Propagation(args) => propagation::run(args).await,

@@ -59,6 +59,9 @@ pub struct Member {
 pub struct Layout {
     /// The federation apiserver's port; 0 until the first start picked one.
     pub apiserver_port: u16,
+    /// The DNS's port (UDP and TCP); 0 until the first start picked one.
+    #[serde(default)]
+    pub dns_port: u16,
     /// The federation's etcd; empty for the embedded store.
     #[serde(default)]
     pub etcd_endpoints: Vec<String>,
@@ -72,6 +75,7 @@ pub struct Request {
     pub member_nodes: Option<usize>,
     pub push_members: Option<Vec<String>>,
     pub port: Option<u16>,
+    pub dns_port: Option<u16>,
     pub etcd_endpoints: Option<Vec<String>>,
 }
 
@@ -131,6 +135,9 @@ pub fn plan(request: &Request, previous: Option<Layout>) -> anyhow::Result<Layou
     if let Some(port) = request.port {
         layout.apiserver_port = port;
     }
+    if let Some(port) = request.dns_port {
+        layout.dns_port = port;
+    }
     Ok(layout)
 }
 
@@ -159,6 +166,7 @@ fn fresh(request: &Request) -> anyhow::Result<Layout> {
         .collect();
     let mut layout = Layout {
         apiserver_port: request.port.unwrap_or(0),
+        dns_port: request.dns_port.unwrap_or(0),
         etcd_endpoints: request.etcd_endpoints.clone().unwrap_or_default(),
         members,
     };

@@ -5,6 +5,7 @@
 
 pub mod apiserver;
 pub mod component;
+pub mod dig;
 pub mod etcd;
 pub mod federation;
 pub mod kubectl;
