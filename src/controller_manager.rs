@@ -8,7 +8,8 @@ use karmada_agents::push;
 use karmada_api::policy::propagation::PurgeMode;
 use karmada_propagation::{
     application_failover, binding, cluster_health, dependencies, detector, execution_namespace,
-    graceful_eviction, namespace_sync, rebalancer, status, taint_manager, taint_policy,
+    graceful_eviction, namespace_sync, rebalancer, service_import, status, taint_manager,
+    taint_policy,
 };
 
 #[derive(clap::Args)]
@@ -108,6 +109,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         binding::controller::run(client.clone(), cancel.clone()),
         dependencies::run(client.clone(), cancel.clone()),
         rebalancer::run(client.clone(), cancel.clone()),
+        Box::pin(service_import::run(client.clone(), cancel.clone())),
         Box::pin(status::controller::run(client, cancel.clone())),
         Box::pin(push::run(push_clusters, cancel)),
     );

@@ -224,6 +224,13 @@ fn quick_failover_run_times_detection_eviction_and_recovery() -> anyhow::Result<
         );
     }
     assert!(stdout.contains("member2 not Ready after"), "{stdout}");
+    // The DNS stops answering the lost cluster once it is not Ready, not before.
+    let dns = report["dns_seconds"].as_f64().unwrap_or(0.0);
+    assert!(dns >= detected - 0.5, "{report:#}");
+    assert!(
+        stdout.contains("DNS stopped answering it after"),
+        "{stdout}"
+    );
     Ok(())
 }
 

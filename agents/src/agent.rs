@@ -4,3 +4,4 @@ pub mod execution;
 
 pub mod cluster;
 pub mod estimator;
+pub mod mcs;

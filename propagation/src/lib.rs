@@ -19,6 +19,7 @@ pub mod resources;
 #[cfg(test)]
 mod samples;
 pub mod select;
+pub mod service_import;
 pub mod status;
 pub mod taint_manager;
 pub mod taint_policy;

@@ -3,9 +3,10 @@
 //! side; and the time from an endpoint change written to the federation to the changed answer.
 
 mod change;
+pub use change::query_a;
 mod peers;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -103,7 +104,7 @@ pub struct Report {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let params = args.params()?;
     let machine = super::start(&params);
-    let report = super::interruptible(bench(machine, params)).await?;
+    let report = super::interruptible(Box::pin(bench(machine, params))).await?;
     super::publish(&table(&report), &report, args.common.out.as_deref())
 }
 
@@ -117,22 +118,9 @@ async fn bench(machine: Machine, params: Params) -> anyhow::Result<Report> {
         params.services,
         params.clusters,
     )));
-    let ours = crate::dns::free_port(Ipv4Addr::LOCALHOST.into()).await?;
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, ours));
-    let udp = tokio::net::UdpSocket::bind(address).await?;
-    let tcp = tokio::net::TcpListener::bind(address).await?;
     let cancel = tokio_util::sync::CancellationToken::new();
     let _stop = cancel.clone().drop_guard();
-    let config = karmada_dns::config::Config::default();
-    let metrics = Arc::new(karmada_dns::metrics::Metrics::new());
-    tokio::spawn(karmada_dns::server::serve(
-        config,
-        published,
-        udp,
-        tcp,
-        metrics,
-        cancel.clone(),
-    ));
+    let address = change::serve(published, cancel.clone()).await?;
 
     let bind_dir = dir.path().join("bind9");
     std::fs::create_dir_all(&bind_dir)?;

@@ -5,6 +5,7 @@
 //! against the target of the grace period plus 5 s.
 
 use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -101,6 +102,9 @@ pub struct Report {
     pub target_seconds: f64,
     /// From the loss to the lost cluster's Ready condition leaving True.
     pub detected_seconds: f64,
+    /// From the loss to the DNS no longer answering the lost cluster's copy of an exported
+    /// Service.
+    pub dns_seconds: f64,
     /// From the loss, per workload: its binding left the cluster; all replicas Ready again.
     pub milestones: Vec<Milestone>,
     pub footprints: Vec<Footprint>,
@@ -154,6 +158,7 @@ async fn bench(
     }
     let lost = format!("member{}", params.members);
     wait_until_settled(&client, params, &lost, deadline).await?;
+    let dns = exported_service(dir, &mut components, &client, &members, &lost, deadline).await?;
     eprintln!(
         "bench: {} Deployments Ready on every member; losing {lost}",
         params.workloads
@@ -171,7 +176,9 @@ async fn bench(
     let since: HashMap<String, Instant> = (0..params.workloads)
         .map(|i| (format!("bench-{i}"), t0))
         .collect();
+    let dns_dropped = tokio::spawn(until_dns_drops(dns, deadline));
     let progress = track(&client, params, &lost, deadline).await?;
+    let dns_dropped = dns_dropped.await.context("the DNS watch panicked")??;
     let milestones = vec![
         milestone("left the cluster", t0, &since, &progress.evicted),
         milestone("Ready elsewhere", t0, &since, &progress.ready),
@@ -183,6 +190,7 @@ async fn bench(
         lost,
         target_seconds: (Duration::from_secs(params.grace_seconds) + TARGET_SLACK).as_secs_f64(),
         detected_seconds: progress.detected.duration_since(t0).as_secs_f64(),
+        dns_seconds: dns_dropped.duration_since(t0).as_secs_f64(),
         milestones,
         footprints: components
             .iter()
@@ -190,6 +198,103 @@ async fn bench(
             .map(Component::footprint)
             .collect(),
     })
+}
+
+/// The exported Service, as the DNS answers it.
+struct Exported {
+    dns: SocketAddr,
+    /// The name of the lost cluster's copy (`<cluster>.<svc>...`): members may give the
+    /// Service the same ClusterIP, so only this name tells the lost cluster's answer apart.
+    lost_name: String,
+}
+
+const EXPORTED: &str = "bench-0.bench.svc.clusterset.local";
+
+/// Starts `karmada dns` on the federation, exports the Service of `bench-0` from every member,
+/// and waits until the DNS answers every member's ClusterIP for it.
+async fn exported_service(
+    dir: &Path,
+    components: &mut Vec<Component>,
+    client: &Client,
+    members: &[Client],
+    lost: &str,
+    deadline: Instant,
+) -> anyhow::Result<Exported> {
+    let port = crate::dns::free_port(Ipv4Addr::LOCALHOST.into()).await?;
+    let dns = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let kubeconfig = dir.join("federation").join("kubeconfig");
+    components.push(Component::spawn(
+        "dns",
+        &[
+            "dns",
+            "--kubeconfig",
+            &kubeconfig.to_string_lossy(),
+            "--listen",
+            &dns.to_string(),
+        ],
+    )?);
+    for (kind, manifest) in [
+        (
+            "Service",
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bench-0"},
+                   "spec": {"selector": {"app": "bench-0"}, "ports": [{"name": "http", "port": 80}]}}),
+        ),
+        (
+            "ServiceExport",
+            json!({"apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceExport",
+                   "metadata": {"name": "bench-0"}}),
+        ),
+        (
+            "PropagationPolicy",
+            json!({"apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
+                   "metadata": {"name": "bench-dns"},
+                   "spec": {"resourceSelectors": [
+                       {"apiVersion": "v1", "kind": "Service", "name": "bench-0"},
+                       {"apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceExport", "name": "bench-0"}],
+                       "placement": {}}}),
+        ),
+    ] {
+        let object: kube::api::DynamicObject = serde_json::from_value(manifest)?;
+        let api_resource = kube::discovery::ApiResource::from_gvk(
+            &object.types.clone().context("typed")?.try_into()?,
+        );
+        let api: Api<kube::api::DynamicObject> =
+            Api::namespaced_with(client.clone(), NAMESPACE, &api_resource);
+        api.create(&PostParams::default(), &object)
+            .await
+            .with_context(|| format!("cannot create the bench {kind}"))?;
+    }
+    let lost_name = format!("{lost}.{EXPORTED}");
+    loop {
+        let all = super::dns::query_a(dns, EXPORTED).await.unwrap_or_default();
+        let lost = super::dns::query_a(dns, &lost_name)
+            .await
+            .unwrap_or_default();
+        if all.len() == members.len() && !lost.is_empty() {
+            return Ok(Exported { dns, lost_name });
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the DNS did not answer {EXPORTED} from every member in time: {all:?}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// When the DNS stopped answering the lost cluster's copy.
+async fn until_dns_drops(exported: Exported, deadline: Instant) -> anyhow::Result<Instant> {
+    loop {
+        let answered = super::dns::query_a(exported.dns, &exported.lost_name).await;
+        if answered.is_ok_and(|ips| ips.is_empty()) {
+            return Ok(Instant::now());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the DNS kept answering {}",
+            exported.lost_name
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn ready_replicas(d: &Deployment) -> usize {
@@ -312,8 +417,12 @@ fn table(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "grace period {}s, target {:.0}s; {} not Ready after {:.1}s",
-        p.grace_seconds, report.target_seconds, report.lost, report.detected_seconds
+        "grace period {}s, target {:.0}s; {} not Ready after {:.1}s; DNS stopped answering it after {:.1}s",
+        p.grace_seconds,
+        report.target_seconds,
+        report.lost,
+        report.detected_seconds,
+        report.dns_seconds
     );
     milestone_table(
         &mut out,

@@ -286,10 +286,12 @@ mod tests {
             member_nodes: Some(4),
             push_members: Some(vec!["member2".into(), "member8".into()]),
             port: Some(6443),
+            dns_port: Some(5353),
             etcd_endpoints: Some(vec!["http://127.0.0.1:2379".into()]),
         };
         let layout = plan(&request, None).unwrap();
         assert_eq!(layout.apiserver_port, 6443);
+        assert_eq!(layout.dns_port, 5353);
         assert_eq!(layout.members.len(), 8);
         assert!(layout.members.iter().all(|m| m.nodes == 4));
         // Topologies cycle past the table's end.
@@ -369,6 +371,13 @@ mod tests {
         let resumed = plan(&same, Some(stored.clone())).unwrap();
         assert_eq!(resumed.apiserver_port, 40010);
         assert_eq!(names_and_modes(&resumed), names_and_modes(&stored));
+        // The DNS keeps its port unless asked for another.
+        assert_eq!(resumed.dns_port, stored.dns_port);
+        let moved = Request {
+            dns_port: Some(40053),
+            ..Request::default()
+        };
+        assert_eq!(plan(&moved, Some(stored.clone())).unwrap().dns_port, 40053);
     }
 
     #[test]

@@ -205,6 +205,12 @@ pub async fn maintain(
 ) {
     let clusters: Api<Cluster> = Api::all(federation.clone());
     let mut tasks = JoinSet::new();
+    tasks.spawn(super::mcs::run(
+        federation.clone(),
+        member.clone(),
+        registration.name.clone(),
+        cancel.clone(),
+    ));
     tasks.spawn(lease::run(
         federation,
         registration.clone(),

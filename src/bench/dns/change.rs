@@ -43,6 +43,24 @@ pub async fn query_a(server: SocketAddr, name: &str) -> anyhow::Result<Vec<Ipv4A
         .collect())
 }
 
+/// Serves `published` in this process on a free port of 127.0.0.1 (UDP and TCP) until
+/// `cancel`, with the default configuration.
+pub async fn serve(
+    published: Arc<karmada_dns::model::Published>,
+    cancel: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let port = crate::dns::free_port(Ipv4Addr::LOCALHOST.into()).await?;
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let udp = UdpSocket::bind(address).await?;
+    let tcp = tokio::net::TcpListener::bind(address).await?;
+    let config = karmada_dns::config::Config::default();
+    let metrics = Arc::new(karmada_dns::metrics::Metrics::new());
+    tokio::spawn(karmada_dns::server::serve(
+        config, published, udp, tcp, metrics, cancel,
+    ));
+    Ok(address)
+}
+
 /// Measures `changes` endpoint changes from the federation write to the changed answer.
 pub async fn measure(
     dir: &Path,
@@ -74,19 +92,7 @@ pub async fn measure(
     let keep_current =
         karmada_dns::source::start(client.clone(), Arc::clone(&published), cancel.clone()).await?;
     tokio::spawn(keep_current);
-    let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-    let server = udp.local_addr()?;
-    let tcp = tokio::net::TcpListener::bind(server).await?;
-    let config = karmada_dns::config::Config::default();
-    let metrics = Arc::new(karmada_dns::metrics::Metrics::new());
-    tokio::spawn(karmada_dns::server::serve(
-        config,
-        published,
-        udp,
-        tcp,
-        metrics,
-        cancel.clone(),
-    ));
+    let server = serve(published, cancel.clone()).await?;
 
     let name = "web.bench.svc.clusterset.local.";
     let mut latencies = Vec::with_capacity(changes);
