@@ -183,11 +183,8 @@ fn status(crd: &Value) -> Value {
 
 /// Adds every served version of a CRD to the catalog.
 pub fn register(store: &Store, crd: &Value) {
-    let name = crd.name().unwrap_or_default().to_string();
-    store.catalog().remove_crd(&name);
-    for resource in resources(crd) {
-        store.catalog().insert(resource);
-    }
+    let name = crd.name().unwrap_or_default();
+    store.catalog().replace_crd(name, resources(crd));
 }
 
 /// The catalog entries of a CRD's served versions.

@@ -191,10 +191,32 @@ impl Catalog {
 
     /// Removes every version of the custom resource defined by `crd_name`.
     pub fn remove_crd(&self, crd_name: &str) {
+        self.replace_crd(crd_name, Vec::new());
+    }
+
+    /// Serves exactly `resources` for the CRD `crd_name`, in one step: a request never sees
+    /// the kind missing while its versions are swapped. Unchanged entries leave the generation
+    /// alone, so re-registering a CRD does not invalidate cached discovery.
+    pub fn replace_crd(&self, crd_name: &str, resources: Vec<Resource>) {
+        let key = |r: &Resource| (r.group.clone(), r.version.clone(), r.plural.clone());
+        let defined_by =
+            |r: &Resource| matches!(&r.origin, Origin::Custom { crd_name: n, .. } if n == crd_name);
         let mut inner = self.inner.write().expect("catalog lock");
-        inner.resources.retain(
-            |_, r| !matches!(&r.origin, Origin::Custom { crd_name: n, .. } if n == crd_name),
-        );
+        let current: Vec<&Arc<Resource>> =
+            inner.resources.values().filter(|r| defined_by(r)).collect();
+        let unchanged = current.len() == resources.len()
+            && resources.iter().all(|new| {
+                current
+                    .iter()
+                    .any(|old| key(old) == key(new) && old.as_ref() == new)
+            });
+        if unchanged {
+            return;
+        }
+        inner.resources.retain(|_, r| !defined_by(r));
+        for resource in resources {
+            inner.resources.insert(key(&resource), Arc::new(resource));
+        }
         inner.generation += 1;
     }
 
@@ -343,5 +365,73 @@ mod tests {
         );
         assert_eq!(c.groups()[0], "");
         assert_eq!(c.group_versions("autoscaling"), ["v2", "v1"]);
+    }
+
+    /// A custom kind: the native ConfigMap entry re-labelled as defined by `widgets.example.com`.
+    fn widget(version: &str, columns: usize) -> Resource {
+        let mut r = Catalog::with_native()
+            .get("", "v1", "configmaps")
+            .expect("configmaps served")
+            .as_ref()
+            .clone();
+        r.group = "example.com".into();
+        r.version = version.into();
+        r.plural = "widgets".into();
+        r.origin = Origin::Custom {
+            crd_name: "widgets.example.com".into(),
+            schema: None,
+            printer_columns: (0..columns)
+                .map(|i| PrinterColumn {
+                    name: format!("c{i}"),
+                    type_: "string".into(),
+                    format: String::new(),
+                    description: String::new(),
+                    priority: 0,
+                    json_path: ".spec".into(),
+                })
+                .collect(),
+            preserve_unknown_fields: false,
+        };
+        r
+    }
+
+    #[test]
+    fn replacing_a_crd_swaps_its_versions_and_keeps_the_generation_when_unchanged() {
+        let c = Catalog::with_native();
+        c.replace_crd(
+            "widgets.example.com",
+            vec![widget("v1", 0), widget("v2", 0)],
+        );
+        let generation = c.generation();
+        c.replace_crd(
+            "widgets.example.com",
+            vec![widget("v2", 0), widget("v1", 0)],
+        );
+        assert_eq!(c.generation(), generation, "nothing changed");
+        c.replace_crd("widgets.example.com", vec![widget("v2", 1)]);
+        assert!(c.generation() > generation);
+        assert!(c.get("example.com", "v1", "widgets").is_none());
+        assert!(c.get("example.com", "v2", "widgets").is_some());
+        c.remove_crd("widgets.example.com");
+        assert!(c.get("example.com", "v2", "widgets").is_none());
+        assert!(c.get("", "v1", "configmaps").is_some(), "native kinds stay");
+    }
+
+    #[test]
+    fn a_crd_being_re_registered_is_never_missing() {
+        let c = Catalog::with_native();
+        c.replace_crd("widgets.example.com", vec![widget("v1", 0)]);
+        let writer = {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                for i in 0..2_000 {
+                    c.replace_crd("widgets.example.com", vec![widget("v1", i % 2)]);
+                }
+            })
+        };
+        while !writer.is_finished() {
+            assert!(c.get("example.com", "v1", "widgets").is_some());
+        }
+        writer.join().expect("the writer panicked");
     }
 }
