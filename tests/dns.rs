@@ -1,7 +1,8 @@
 //! The federation's DNS end to end, queried with the real `dig` on a real `karmada up`: a
 //! Service exported from member1 and member2 resolves to both; SRV, per-cluster and negative
 //! answers are right; a member with no ready pods, and a member that is lost, leave the
-//! answers; a malformed packet harms nothing.
+//! answers; a malformed packet harms nothing. Importing the Service into member3 gives
+//! member3's own clients every exporting cluster's endpoints, the lost one's marked not ready.
 
 mod support;
 
@@ -61,6 +62,91 @@ fn cluster_ip(up: &Up, member: &str) -> anyhow::Result<String> {
             Ok(ip)
         }
     })
+}
+
+/// The addresses of `member`'s EndpointSlices selected by `labels` (sorted), with each
+/// endpoint's `ready` condition.
+fn endpoints(up: &Up, member: &str, labels: &str) -> Result<Vec<(String, String)>, String> {
+    let jsonpath =
+        r#"jsonpath={range .items[*].endpoints[*]}{.addresses[0]} {.conditions.ready}{"\n"}{end}"#;
+    let out = up
+        .kubectl
+        .ok(&[
+            "--context",
+            member,
+            "get",
+            "endpointslices",
+            "-l",
+            labels,
+            "-o",
+            jsonpath,
+        ])
+        .map_err(|e| e.to_string())?;
+    let mut found: Vec<(String, String)> = out
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(a, r)| (a.to_string(), r.to_string()))
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// hello is imported into member3 (which runs none of it): member3's derived-hello Service
+/// has an IP of its own and member1's and member2's endpoints.
+fn imported_into_member3(up: &Up) -> anyhow::Result<()> {
+    up.kubectl
+        .ok(&["apply", "-f", "samples/service-import.yaml"])?;
+    let exported = |member: &str| endpoints(up, member, "kubernetes.io/service-name=hello");
+    let want = poll::until("hello's endpoints in member1 and member2", DEADLINE, || {
+        let mut both = exported("member1")?;
+        both.extend(exported("member2")?);
+        both.sort();
+        if both.len() == 2 {
+            Ok(both)
+        } else {
+            Err(format!("{both:?}"))
+        }
+    })?;
+    poll::until(
+        "member3 importing both members' endpoints",
+        DEADLINE,
+        || {
+            let imported = endpoints(up, "member3", "kubernetes.io/service-name=derived-hello")?;
+            if imported == want {
+                Ok(())
+            } else {
+                Err(format!("{imported:?}, want {want:?}"))
+            }
+        },
+    )
+    .with_context(|| up.logs())?;
+    let ip = up.kubectl.ok(&[
+        "--context",
+        "member3",
+        "get",
+        "service",
+        "derived-hello",
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+    ])?;
+    ensure!(
+        !ip.is_empty() && ip != "None",
+        "derived-hello has no ClusterIP: {ip:?}"
+    );
+    let import = up.kubectl.ok(&[
+        "--context",
+        "member3",
+        "get",
+        "serviceimport",
+        "hello",
+        "-o",
+        "name",
+    ])?;
+    ensure!(
+        import.contains("hello"),
+        "member3 has no ServiceImport: {import}"
+    );
+    Ok(())
 }
 
 /// Waits until `name` `kind` answers exactly `want` (sorted record data).
@@ -153,6 +239,7 @@ fn dns_answers_exported_services_from_ready_clusters_only() -> anyhow::Result<()
         dig(dns, SERVICE, "A", false)?.data("A").len() == 2,
         "the server stopped answering after a malformed packet"
     );
+    imported_into_member3(&up)?;
 
     // member1 keeps its copy of the Service but no ready pod: it leaves the answers.
     up.kubectl
@@ -176,7 +263,21 @@ fn dns_answers_exported_services_from_ready_clusters_only() -> anyhow::Result<()
     for pid in &member2 {
         signal(*pid, "STOP")?;
     }
-    let lost = until_answers(&up, dns, SERVICE, "A", &[&ip1], FAILOVER);
+    let lost = until_answers(&up, dns, SERVICE, "A", &[&ip1], FAILOVER).and_then(|_| {
+        // member3's clients stop using member2's endpoints too.
+        poll::until("member3 to mark member2's endpoints not ready", DEADLINE, || {
+            let from_member2 = endpoints(
+                &up,
+                "member3",
+                "kubernetes.io/service-name=derived-hello,multicluster.kubernetes.io/source-cluster=member2",
+            )?;
+            if !from_member2.is_empty() && from_member2.iter().all(|(_, ready)| ready == "false") {
+                Ok(())
+            } else {
+                Err(format!("{from_member2:?}"))
+            }
+        })
+    });
     for pid in &member2 {
         let _ = signal(*pid, "CONT");
     }

@@ -23,6 +23,21 @@ pub const LABEL_SERVICE_NAMESPACE: &str = "multicluster.karmada.io/service-names
 pub const ANNOTATION_SERVICE_IPS: &str = "multicluster.karmada.io/service-ips";
 /// `endpointslice.kubernetes.io/managed-by` of the slices an agent reports.
 pub const REPORTER: &str = "agent.karmada.io";
+/// `endpointslice.kubernetes.io/managed-by` of the slices the federation imports for consumer
+/// clusters: copies of the reported slices, under the derived Service.
+pub const IMPORTER: &str = "service-import-controller.karmada.io";
+/// The Service a ServiceImport `<name>` makes in the federation and in consumer clusters:
+/// `derived-<name>`, without a selector, its endpoints being the imported slices.
+pub const DERIVED_SERVICE_PREFIX: &str = "derived-";
+/// Imported slices are named `imported-<source cluster>-<member slice>`.
+pub const IMPORTED_SLICE_PREFIX: &str = "imported-";
+/// The Kubernetes label tying an EndpointSlice to its Service.
+pub const LABEL_KUBERNETES_SERVICE_NAME: &str = "kubernetes.io/service-name";
+
+/// The name of the Service derived from the ServiceImport `import`.
+pub fn derived_service_name(import: &str) -> String {
+    format!("{DERIVED_SERVICE_PREFIX}{import}")
+}
 
 /// Annotations of a ServiceExport that choose how DNS answers for the Service; the
 /// ServiceImport derived from it carries them too.

@@ -7,7 +7,7 @@
 
 mod completions;
 pub mod controller;
-mod name;
+pub(crate) mod name;
 mod prune;
 mod replicas;
 

@@ -6,4 +6,4 @@ pub mod controller;
 mod references;
 
 pub use self::controller::run;
-pub use self::references::{Dependency, dependencies};
+pub use self::references::{Dependency, Selection, dependencies, selections};

@@ -2,11 +2,16 @@
 //! exists, a same-named ServiceImport with the Service's ports and the clusters whose agents
 //! report its endpoints; the export's `Valid` condition says whether the Service exists.
 //!
+//! From each import it also derives the Service `derived-<name>` and the imported slices a
+//! PropagationPolicy selecting the import carries to consumer clusters (`derived`).
+//!
 //! Reported slices (in the `karmada-es-*` namespaces) of clusters that no longer exist are
 //! deleted here too (`stale_reports`), since their agents cannot withdraw them.
 
+pub mod derived;
 pub mod desired;
 pub mod stale_reports;
+mod sync;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -19,11 +24,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use karmada_api::cluster::Cluster;
 use karmada_api::mcs::{
-    LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, REPORTER, ServiceExport, ServiceImport,
+    IMPORTER, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, REPORTER, ServiceExport, ServiceImport,
+    derived_service_name,
 };
 use karmada_runtime::Backoff;
 use karmada_runtime::controller::{Backed, run_with_backoff};
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -32,7 +38,8 @@ use serde_json::json;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use self::desired::{desired_import, reporting_clusters, updated_import, valid_conditions};
+use self::desired::{desired_import, reporting_clusters, valid_conditions};
+use self::sync::{remove_derived, write_derived, write_import};
 
 /// The label naming the controller that manages an EndpointSlice; reported slices carry
 /// [`REPORTER`] in it.
@@ -71,6 +78,14 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error("cannot write the derived {kind} {namespace}/{name}: {source}")]
+    WriteDerived {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("cannot write the status of ServiceExport {namespace}/{name}: {source}")]
     ExportStatus {
         namespace: String,
@@ -83,7 +98,10 @@ pub enum Error {
 struct Context {
     client: Client,
     services: Store<Service>,
+    /// Reported slices (managed by [`REPORTER`]).
     slices: Store<EndpointSlice>,
+    /// Imported slices (managed by [`IMPORTER`]).
+    imported: Store<EndpointSlice>,
     clusters: Store<Cluster>,
     backoff: Backoff,
 }
@@ -97,6 +115,49 @@ impl Backed for Context {
 /// The export a Service or reported slice concerns.
 fn export_of(namespace: Option<&str>, name: Option<&str>) -> Option<ObjectRef<ServiceExport>> {
     Some(ObjectRef::new(name?).within(namespace?))
+}
+
+/// The export a Service concerns: its own name's, or for a derived Service its import's.
+fn export_of_service(service: &Service) -> Option<ObjectRef<ServiceExport>> {
+    let name = service.metadata.name.as_deref()?;
+    let name = match service.labels().get(LABEL_SERVICE_NAME) {
+        Some(import) if derived_service_name(import) == name => import.as_str(),
+        _ => name,
+    };
+    export_of(service.metadata.namespace.as_deref(), Some(name))
+}
+
+/// The export a reported or imported slice concerns (its service-name label; a reported
+/// slice names the namespace in a label, an imported one lives in it).
+fn export_of_slice(slice: &EndpointSlice) -> Option<ObjectRef<ServiceExport>> {
+    let labels = slice.labels();
+    let namespace = labels
+        .get(LABEL_SERVICE_NAMESPACE)
+        .map(String::as_str)
+        .or(slice.metadata.namespace.as_deref());
+    export_of(
+        namespace,
+        labels.get(LABEL_SERVICE_NAME).map(String::as_str),
+    )
+}
+
+/// Slices managed by `manager`, watched into a store.
+fn slice_watch(
+    client: &Client,
+    manager: &str,
+) -> (
+    Store<EndpointSlice>,
+    impl futures::Stream<Item = Result<EndpointSlice, watcher::Error>> + use<>,
+) {
+    let (store, writer) = reflector::store();
+    let changes = watcher(
+        Api::<EndpointSlice>::all(client.clone()),
+        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={manager}")),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .touched_objects();
+    (store, changes)
 }
 
 /// What a watch stream calls to wake the sweeper on every event.
@@ -116,21 +177,16 @@ pub async fn run(client: Client, cancel: CancellationToken) {
     .default_backoff()
     .reflect(services_writer)
     .touched_objects();
-    let (slices, slices_writer) = reflector::store();
-    let slice_changes = watcher(
-        Api::<EndpointSlice>::all(client.clone()),
-        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={REPORTER}")),
-    )
-    .default_backoff()
-    .reflect(slices_writer)
-    .touched_objects()
-    .inspect(waker(&sweep));
+    let (slices, slice_changes) = slice_watch(&client, REPORTER);
+    let slice_changes = slice_changes.inspect(waker(&sweep));
+    let (imported, imported_changes) = slice_watch(&client, IMPORTER);
     let (clusters, clusters_writer) = reflector::store();
-    // The clusters an import lists are those that exist, so every export is looked at again
-    // when the set of clusters changes (not on each of their frequent status updates).
+    // The clusters an import lists are those that exist, and imported endpoints follow their
+    // cluster's readiness, so every export is looked at again when the set of clusters or one's
+    // readiness changes (not on each of their frequent status updates).
     let cluster_set_changes = {
         let store = clusters.clone();
-        let mut last: BTreeSet<String> = BTreeSet::new();
+        let mut last: BTreeSet<(String, bool)> = BTreeSet::new();
         watcher(
             Api::<Cluster>::all(client.clone()),
             watcher::Config::default(),
@@ -139,7 +195,11 @@ pub async fn run(client: Client, cancel: CancellationToken) {
         .reflect(clusters_writer)
         .inspect(waker(&sweep))
         .filter_map(move |_| {
-            let names: BTreeSet<String> = store.state().iter().map(|c| c.name_any()).collect();
+            let names: BTreeSet<(String, bool)> = store
+                .state()
+                .iter()
+                .map(|c| (c.name_any(), c.is_ready()))
+                .collect();
             let changed = names != last;
             last = names;
             futures::future::ready(changed.then_some(()))
@@ -150,6 +210,7 @@ pub async fn run(client: Client, cancel: CancellationToken) {
         client: client.clone(),
         services,
         slices,
+        imported,
         clusters,
         backoff: Backoff::new(RETRY_MIN, RETRY_MAX),
     });
@@ -162,19 +223,13 @@ pub async fn run(client: Client, cancel: CancellationToken) {
         watcher::Config::default(),
     )
     .watches_stream(service_changes, |service: Service| {
-        export_of(
-            service.metadata.namespace.as_deref(),
-            service.metadata.name.as_deref(),
-        )
+        export_of_service(&service)
     })
     .watches_stream(slice_changes, |slice: EndpointSlice| {
-        export_of(
-            slice
-                .labels()
-                .get(LABEL_SERVICE_NAMESPACE)
-                .map(String::as_str),
-            slice.labels().get(LABEL_SERVICE_NAME).map(String::as_str),
-        )
+        export_of_slice(&slice)
+    })
+    .watches_stream(imported_changes, |slice: EndpointSlice| {
+        export_of_slice(&slice)
     })
     .reconcile_all_on(cluster_set_changes)
     .graceful_shutdown_on({
@@ -193,6 +248,7 @@ async fn reconcile(export: Arc<ServiceExport>, ctx: Arc<Context>) -> Result<Acti
     for ready in [
         ctx.services.wait_until_ready().await,
         ctx.slices.wait_until_ready().await,
+        ctx.imported.wait_until_ready().await,
         ctx.clusters.wait_until_ready().await,
     ] {
         if ready.is_err() {
@@ -217,21 +273,26 @@ async fn reconcile(export: Arc<ServiceExport>, ctx: Arc<Context>) -> Result<Acti
             let slices = ctx.slices.state();
             let clusters =
                 reporting_clusters(&namespace, &name, slices.iter().map(Arc::as_ref), &known);
-            write_import(&imports, desired_import(&export, service, clusters)).await?;
+            let import = desired_import(&export, service, clusters);
+            write_import(&imports, import.clone()).await?;
+            write_derived(&ctx, &export, &import).await?;
         }
-        None => match imports.delete(&name, &DeleteParams::default()).await {
-            Ok(_) => {
-                tracing::info!(%namespace, %name, "deleted the ServiceImport of a Service that is gone");
+        None => {
+            remove_derived(&ctx, &namespace, &name).await?;
+            match imports.delete(&name, &DeleteParams::default()).await {
+                Ok(_) => {
+                    tracing::info!(%namespace, %name, "deleted the ServiceImport of a Service that is gone");
+                }
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(source) => {
+                    return Err(Error::DeleteImport {
+                        namespace,
+                        name,
+                        source,
+                    });
+                }
             }
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(source) => {
-                return Err(Error::DeleteImport {
-                    namespace,
-                    name,
-                    source,
-                });
-            }
-        },
+        }
     }
     if let Some(conditions) = valid_conditions(&export, service.is_some(), Time(Timestamp::now())) {
         let exports: Api<ServiceExport> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -246,51 +307,4 @@ async fn reconcile(export: Arc<ServiceExport>, ctx: Arc<Context>) -> Result<Acti
             })?;
     }
     Ok(Action::await_change())
-}
-
-/// Creates the import or brings what this controller owns of it to `want`, then its status.
-async fn write_import(imports: &Api<ServiceImport>, want: ServiceImport) -> Result<(), Error> {
-    let name = want.name_any();
-    let namespace = want.namespace().unwrap_or_default();
-    let write_err = |source| Error::WriteImport {
-        namespace: namespace.clone(),
-        name: name.clone(),
-        source,
-    };
-    let have = imports
-        .get_opt(&name)
-        .await
-        .map_err(|source| Error::ReadImport {
-            namespace: namespace.clone(),
-            name: name.clone(),
-            source,
-        })?;
-    let have = match have {
-        None => imports
-            .create(&PostParams::default(), &want)
-            .await
-            .map_err(write_err)?,
-        Some(have) => match updated_import(&have, &want) {
-            None => have,
-            Some(updated) => imports
-                .replace(&name, &PostParams::default(), &updated)
-                .await
-                .map_err(write_err)?,
-        },
-    };
-    let clusters = want.status.map(|s| s.clusters).unwrap_or_default();
-    if have.status.clone().unwrap_or_default().clusters == clusters {
-        return Ok(());
-    }
-    // A merge patch replaces the list whole, so an empty list clears it.
-    let patch = json!({"status": {"clusters": clusters}});
-    imports
-        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(|source| Error::ImportStatus {
-            namespace,
-            name,
-            source,
-        })?;
-    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The dependencies distributor attaches the ConfigMaps and Secrets a propagated workload
 //! refers to, so the binding controller sends them wherever the workload is scheduled; the
-//! attached bindings follow the workload's clusters, and go when nothing refers to them.
+//! attached bindings follow the workload's clusters, and go when nothing refers to them. A
+//! ServiceImport carries its derived Service and every imported slice to its consumers.
 
 mod support;
 
@@ -55,20 +56,32 @@ fn deployment(name: &str, pod: &Value) -> Value {
 /// The binding the detector and scheduler would have written for Deployment `name`, with
 /// `propagateDeps` and a schedule on `clusters`.
 async fn parent(client: &Client, name: &str, clusters: &[&str]) -> anyhow::Result<()> {
-    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
-        Api::namespaced(client.clone(), "shop");
-    let template = deployments.get(name).await?;
+    parent_of(client, "apps/v1", "Deployment", name, clusters).await
+}
+
+/// [`parent`] for a template of any kind in `shop`.
+async fn parent_of(
+    client: &Client,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    clusters: &[&str],
+) -> anyhow::Result<()> {
+    let template = support::dynamic_api(client, api_version, kind, Some("shop"))
+        .await?
+        .get(name)
+        .await?;
     create(client, json!({
         "apiVersion": "work.karmada.io/v1alpha2", "kind": "ResourceBinding",
         "metadata": {
-            "name": format!("{name}-deployment"), "namespace": "shop",
+            "name": format!("{name}-{}", kind.to_lowercase()), "namespace": "shop",
             "labels": {"resourcebinding.karmada.io/permanent-id": format!("{name}-rb-id")},
             "finalizers": ["karmada.io/binding-controller"],
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name,
+            "ownerReferences": [{"apiVersion": api_version, "kind": kind, "name": name,
                                  "uid": template.uid(), "controller": true, "blockOwnerDeletion": true}]
         },
         "spec": {
-            "resource": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop",
+            "resource": {"apiVersion": api_version, "kind": kind, "namespace": "shop",
                          "name": name, "uid": template.uid(),
                          "resourceVersion": template.resource_version()},
             "propagateDeps": true,
@@ -514,4 +527,120 @@ async fn a_dependency_claimed_by_a_policy_keeps_its_own_placement() -> anyhow::R
     );
 
     stop(fed, controllers).await
+}
+
+/// A slice `cluster`'s agent reports for Service shop/`service`.
+fn reported(cluster: &str, service: &str, address: &str) -> Value {
+    json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {
+            "name": format!("shop.{service}-slice"),
+            "namespace": format!("karmada-es-{cluster}"),
+            "labels": {"multicluster.kubernetes.io/source-cluster": cluster,
+                       "multicluster.kubernetes.io/service-name": service,
+                       "multicluster.karmada.io/service-namespace": "shop",
+                       "endpointslice.kubernetes.io/managed-by": "agent.karmada.io"},
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [address], "conditions": {"ready": true}}],
+    })
+}
+
+#[tokio::test]
+async fn a_service_import_carries_its_derived_service_and_every_clusters_endpoints()
+-> anyhow::Result<()> {
+    let (fed, controllers) = federation().await?;
+    let client = fed.client.clone();
+    join(&client, "member3", &[]).await?;
+    let imports = tokio::spawn(karmada_propagation::service_import::run(
+        client.clone(),
+        fed.cancel.child_token(),
+    ));
+    create(
+        &client,
+        json!({"apiVersion": "v1", "kind": "Service",
+                           "metadata": {"name": "web", "namespace": "shop"},
+                           "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}),
+    )
+    .await?;
+    create(
+        &client,
+        json!({"apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceExport",
+                           "metadata": {"name": "web", "namespace": "shop"}}),
+    )
+    .await?;
+    create(&client, reported("member1", "web", "10.1.0.7")).await?;
+    create(&client, reported("member2", "web", "10.2.0.7")).await?;
+    let import = until("the ServiceImport", || async {
+        let api = support::dynamic_api(
+            &client,
+            "multicluster.x-k8s.io/v1alpha1",
+            "ServiceImport",
+            Some("shop"),
+        )
+        .await?;
+        Ok(api
+            .get_opt("web")
+            .await?
+            .ok_or_else(|| "absent".to_string()))
+    })
+    .await?;
+    assert_eq!(import.name_any(), "web");
+
+    // A policy put the import on member3, the consumer: what it depends on follows.
+    parent_of(
+        &client,
+        "multicluster.x-k8s.io/v1alpha1",
+        "ServiceImport",
+        "web",
+        &["member3"],
+    )
+    .await?;
+    until_placed(
+        &client,
+        &[
+            "member3 EndpointSlice/imported-member1-web-slice",
+            "member3 EndpointSlice/imported-member2-web-slice",
+            "member3 Service/derived-web",
+            "member3 ServiceImport/web",
+        ],
+    )
+    .await?;
+
+    // A cluster exporting later is imported too, and one whose report goes is dropped.
+    join(&client, "member4", &[]).await?;
+    create(&client, reported("member4", "web", "10.4.0.7")).await?;
+    until_placed(
+        &client,
+        &[
+            "member3 EndpointSlice/imported-member1-web-slice",
+            "member3 EndpointSlice/imported-member2-web-slice",
+            "member3 EndpointSlice/imported-member4-web-slice",
+            "member3 Service/derived-web",
+            "member3 ServiceImport/web",
+        ],
+    )
+    .await?;
+    support::dynamic_api(
+        &client,
+        "discovery.k8s.io/v1",
+        "EndpointSlice",
+        Some("karmada-es-member2"),
+    )
+    .await?
+    .delete("shop.web-slice", &DeleteParams::default())
+    .await?;
+    until_placed(
+        &client,
+        &[
+            "member3 EndpointSlice/imported-member1-web-slice",
+            "member3 EndpointSlice/imported-member4-web-slice",
+            "member3 Service/derived-web",
+            "member3 ServiceImport/web",
+        ],
+    )
+    .await?;
+    stop(fed, controllers).await?;
+    imports.await?;
+    Ok(())
 }

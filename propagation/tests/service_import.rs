@@ -1,7 +1,7 @@
 //! The ServiceImport controller against an in-process federation: imports derived from
 //! exported Services and the clusters reporting their endpoints, the export's `Valid`
 //! condition, imports removed with their Service or export, and the reports of a deleted
-//! Cluster removed.
+//! Cluster removed; the derived Service and imported slices made for consumer clusters.
 
 mod support;
 
@@ -13,7 +13,7 @@ use karmada_api::mcs::{
     ServiceImport, dns,
 };
 use karmada_propagation::service_import;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
@@ -55,6 +55,45 @@ async fn report(client: &Client, cluster: &str, service: &str) -> anyhow::Result
         .create(&PostParams::default(), &slice)
         .await?;
     Ok(())
+}
+
+/// Marks `cluster` Ready, as its status controller would.
+async fn make_ready(client: &Client, cluster: &str) -> anyhow::Result<()> {
+    let status = json!({"status": {"conditions": [{
+        "type": "Ready", "status": "True", "reason": "ClusterReady", "message": "ready",
+        "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    Api::<Cluster>::all(client.clone())
+        .patch_status(cluster, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    Ok(())
+}
+
+/// The `ready` condition of each endpoint of the imported slice `name`, or `None` while it
+/// does not exist.
+async fn imported_readiness(client: &Client, name: &str) -> anyhow::Result<Option<Vec<bool>>> {
+    let slice = Api::<EndpointSlice>::namespaced(client.clone(), NS)
+        .get_opt(name)
+        .await?;
+    Ok(slice.map(|s| {
+        s.endpoints
+            .iter()
+            .map(|e| e.conditions.as_ref().and_then(|c| c.ready) == Some(true))
+            .collect()
+    }))
+}
+
+/// Waits until the imported slice `name` has endpoints with readiness `want`, or is absent
+/// when `want` is `None`.
+async fn imported_when(client: &Client, name: &str, want: Option<&[bool]>) -> anyhow::Result<()> {
+    until(&format!("imported slice {name} to be {want:?}"), || async {
+        let got = imported_readiness(client, name).await?;
+        Ok(if got.as_deref() == want {
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
+        })
+    })
+    .await
 }
 
 /// What an import must satisfy; `Err` says what it looks like instead.
@@ -195,6 +234,36 @@ async fn scenario(client: &Client) -> anyhow::Result<()> {
     );
     valid_when(client, "web", "ServiceExported").await?;
 
+    // Consumers get the derived Service and one imported slice per reported one; endpoints of
+    // a cluster that is not Ready are imported not ready.
+    let services: Api<Service> = Api::namespaced(client.clone(), NS);
+    let derived = until("the derived Service of web", || async {
+        Ok(services
+            .get_opt("derived-web")
+            .await?
+            .ok_or_else(|| "absent".to_string()))
+    })
+    .await?;
+    let spec = derived.spec.clone().unwrap_or_default();
+    assert_eq!(spec.selector, None, "its endpoints are the imported slices");
+    let ports: Vec<i32> = spec.ports.iter().flatten().map(|p| p.port).collect();
+    assert_eq!(ports, [80, 9090]);
+    assert_ne!(spec.cluster_ip.as_deref(), Some("None"));
+    imported_when(client, "imported-member1-web-slice", Some(&[false])).await?;
+    imported_when(client, "imported-member2-web-slice", Some(&[false])).await?;
+    make_ready(client, "member1").await?;
+    imported_when(client, "imported-member1-web-slice", Some(&[true])).await?;
+    let imported: Api<EndpointSlice> = Api::namespaced(client.clone(), NS);
+    let slice = imported.get("imported-member1-web-slice").await?;
+    assert_eq!(slice.labels()["kubernetes.io/service-name"], "derived-web");
+    assert_eq!(slice.labels()[LABEL_SOURCE_CLUSTER], "member1");
+    // A deleted imported slice comes back.
+    imported
+        .delete("imported-member1-web-slice", &DeleteParams::default())
+        .await?;
+    imported_when(client, "imported-member1-web-slice", Some(&[true])).await?;
+    imported_when(client, "imported-member2-web-slice", Some(&[false])).await?;
+
     import_when(
         client,
         "db",
@@ -205,6 +274,18 @@ async fn scenario(client: &Client) -> anyhow::Result<()> {
         }),
     )
     .await?;
+    let derived_db = until("the derived Service of db", || async {
+        Ok(services
+            .get_opt("derived-db")
+            .await?
+            .ok_or_else(|| "absent".to_string()))
+    })
+    .await?;
+    assert_eq!(
+        derived_db.spec.and_then(|s| s.cluster_ip).as_deref(),
+        Some("None"),
+        "a headless import derives a headless Service"
+    );
     let message = valid_when(client, "ghost", "NoService").await?;
     assert!(
         message.starts_with("False: Service ghost does not exist"),
@@ -244,12 +325,15 @@ async fn scenario(client: &Client) -> anyhow::Result<()> {
         }),
     )
     .await?;
+    imported_when(client, "imported-member2-web-slice", None).await?;
 
     Api::<Service>::namespaced(client.clone(), NS)
         .delete("web", &DeleteParams::default())
         .await?;
     import_when(client, "web", "web's import to go with its Service", None).await?;
     valid_when(client, "web", "NoService").await?;
+    imported_when(client, "imported-member1-web-slice", None).await?;
+    assert!(services.get_opt("derived-web").await?.is_none());
 
     Api::<ServiceExport>::namespaced(client.clone(), NS)
         .delete("db", &DeleteParams::default())

@@ -9,6 +9,7 @@ use karmada_api::policy::propagation::ReplicaSchedulingType;
 use karmada_api::work::binding::{ResourceBindingSpec, TargetCluster};
 use serde_json::Value;
 
+use super::name::fnv32a;
 use super::replicas::ReviseError;
 
 /// Whether completions are split at all: only for Divided bindings that have replicas.
@@ -82,13 +83,6 @@ fn priority(a: (&str, i64, i64), b: (&str, i64, i64), descending: bool) -> Order
         } else {
             b_name.cmp(a_name)
         }
-    })
-}
-
-/// 32-bit FNV-1a, as Karmada hashes the uid for its tie-breaker.
-fn fnv32a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5_u32, |hash, &b| {
-        (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
     })
 }
 

@@ -26,8 +26,9 @@ pub fn work_name(kind: &str, namespace: Option<&str>, name: &str) -> String {
     format!("{name}-{suffix}")
 }
 
-/// 32-bit FNV-1a, the hash Go's `hash/fnv.New32a` computes.
-fn fnv32a(bytes: &[u8]) -> u32 {
+/// 32-bit FNV-1a, the hash Go's `hash/fnv.New32a` computes: stable across releases and
+/// processes, so it may be stored in names and labels (std's `DefaultHasher` may not).
+pub(crate) fn fnv32a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5_u32, |hash, &b| {
         (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
     })

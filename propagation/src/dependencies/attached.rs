@@ -21,11 +21,7 @@ pub const DEPENDED_BY_LABEL_PREFIX: &str = "resourcebinding.karmada.io/depended-
 /// The hash is 32-bit FNV-1a, written in hex: it must stay the same across releases and
 /// processes because it is stored in objects, which rules out std's `DefaultHasher`.
 pub fn depended_by_label(namespace: &str, name: &str) -> String {
-    let mut hash: u32 = 0x811c_9dc5;
-    for byte in namespace.bytes().chain([b'/']).chain(name.bytes()) {
-        hash ^= u32::from(byte);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
+    let hash = crate::binding::name::fnv32a(format!("{namespace}/{name}").as_bytes());
     format!("{DEPENDED_BY_LABEL_PREFIX}{hash:08x}")
 }
 

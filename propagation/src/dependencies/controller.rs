@@ -9,12 +9,16 @@ mod triggers;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use karmada_api::work::binding::{ObjectReference, ResourceBinding};
 use karmada_runtime::Backoff;
 use karmada_runtime::controller::{drain, reconciled, requeue_failed};
 use karmada_runtime::events::Recorder;
 use karmada_runtime::events::{Report, record};
+use kube::api::{DynamicObject, ListParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{EventType, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -25,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::index::Index;
 use self::triggers::{attached_to, binding_fingerprint, changes_of, dependents, related};
-use crate::dependencies::{Dependency, dependencies};
+use crate::dependencies::{Dependency, Selection, dependencies, selections};
 use crate::resources::{self, Resources};
 
 pub use self::edit::Error as EditError;
@@ -118,6 +122,18 @@ pub async fn run(client: Client, cancel: CancellationToken) {
         })
         .watches_stream(
             triggers::dependency_changes::<PersistentVolumeClaim>(&client),
+            {
+                let index = index.clone();
+                move |object| dependents(&index, &object)
+            },
+        )
+        // A ServiceImport's derived Service and its slices (selected by label).
+        .watches_stream(triggers::dependency_changes::<Service>(&client), {
+            let index = index.clone();
+            move |object| dependents(&index, &object)
+        })
+        .watches_stream(
+            triggers::dependency_changes::<EndpointSlice>(&client),
             move |object| dependents(&index, &object),
         )
         .graceful_shutdown_on(async move { cancel.cancelled().await })
@@ -191,8 +207,15 @@ async fn distribute(parent: &ResourceBinding, ctx: &Context) -> Result<(Action, 
         // The detector deletes the binding of a deleted template; that deletion releases.
         return Ok((Action::await_change(), false));
     };
-    let wanted = dependencies(&template);
-    ctx.index.record(ObjectRef::from_obj(parent), &wanted);
+    let selected = selections(&template);
+    let mut wanted = dependencies(&template);
+    for selection in &selected {
+        wanted.extend(select(parent, selection, ctx).await?);
+    }
+    wanted.sort();
+    wanted.dedup();
+    ctx.index
+        .record(ObjectRef::from_obj(parent), &wanted, &selected);
 
     let mut kept = Vec::new();
     let mut missing = false;
@@ -232,6 +255,67 @@ async fn distribute(parent: &ResourceBinding, ctx: &Context) -> Result<(Action, 
     Ok((action, wrote))
 }
 
+/// A client for `kind` (in `namespace` when namespaced); an error names `object` and `parent`.
+async fn api(
+    ctx: &Context,
+    parent: &ResourceBinding,
+    api_version: &str,
+    kind: &str,
+    namespace: Option<&str>,
+    object: &str,
+) -> Result<Api<DynamicObject>, Error> {
+    ctx.resources
+        .api(api_version, kind, namespace)
+        .await
+        .map_err(|source| Error::Resolve {
+            binding: describe(parent),
+            object: object.to_string(),
+            source,
+        })
+}
+
+/// The objects `selection` picks today, as named dependencies.
+async fn select(
+    parent: &ResourceBinding,
+    selection: &Selection,
+    ctx: &Context,
+) -> Result<Vec<Dependency>, Error> {
+    let object = format!(
+        "{} {} in {}",
+        selection.kind,
+        selection.label_selector(),
+        selection.namespace
+    );
+    let api = api(
+        ctx,
+        parent,
+        &selection.api_version,
+        &selection.kind,
+        Some(&selection.namespace),
+        &object,
+    )
+    .await?;
+    let listed = api
+        .list_metadata(&ListParams::default().labels(&selection.label_selector()))
+        .await
+        .map_err(|source| Error::Read {
+            binding: describe(parent),
+            object,
+            source,
+        })?;
+    Ok(listed
+        .items
+        .into_iter()
+        .filter(|o| o.metadata.deletion_timestamp.is_none())
+        .map(|o| Dependency {
+            api_version: selection.api_version.clone(),
+            kind: selection.kind.clone(),
+            namespace: selection.namespace.clone(),
+            name: o.name_any(),
+        })
+        .collect())
+}
+
 /// Records `parent` on `dependency`'s attached binding: whether that took a write, or `None`
 /// when the dependency does not exist (yet).
 async fn require(
@@ -243,19 +327,15 @@ async fn require(
         "{} {}/{}",
         dependency.kind, dependency.namespace, dependency.name
     );
-    let api = ctx
-        .resources
-        .api(
-            &dependency.api_version,
-            &dependency.kind,
-            Some(&dependency.namespace),
-        )
-        .await
-        .map_err(|source| Error::Resolve {
-            binding: describe(parent),
-            object: object.clone(),
-            source,
-        })?;
+    let api = api(
+        ctx,
+        parent,
+        &dependency.api_version,
+        &dependency.kind,
+        Some(&dependency.namespace),
+        &object,
+    )
+    .await?;
     let found = api
         .get_opt(&dependency.name)
         .await
@@ -289,15 +369,15 @@ async fn require(
 async fn template(parent: &ResourceBinding, ctx: &Context) -> Result<Option<Value>, Error> {
     let r = &parent.spec.resource;
     let object = format!("resource template {r}");
-    let api = ctx
-        .resources
-        .api(&r.api_version, &r.kind, r.namespace.as_deref())
-        .await
-        .map_err(|source| Error::Resolve {
-            binding: describe(parent),
-            object: object.clone(),
-            source,
-        })?;
+    let api = api(
+        ctx,
+        parent,
+        &r.api_version,
+        &r.kind,
+        r.namespace.as_deref(),
+        &object,
+    )
+    .await?;
     let found = api.get_opt(&r.name).await.map_err(|source| Error::Read {
         binding: describe(parent),
         object,

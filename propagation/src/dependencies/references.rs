@@ -1,8 +1,11 @@
-//! The objects a workload's pod template refers to by name, as Karmada's default interpreter
-//! finds them: ConfigMaps, Secrets, its ServiceAccount and PersistentVolumeClaims.
+//! The objects a template depends on, as Karmada's default interpreter finds them: what a
+//! workload's pod template refers to by name (ConfigMaps, Secrets, its ServiceAccount and
+//! PersistentVolumeClaims), and for a ServiceImport its derived Service by name and the
+//! EndpointSlices of that Service by label.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use karmada_api::mcs::{LABEL_KUBERNETES_SERVICE_NAME, derived_service_name};
 use serde_json::Value;
 
 /// One object a template depends on; always in the template's namespace.
@@ -14,18 +17,90 @@ pub struct Dependency {
     pub name: String,
 }
 
-/// The dependencies of `template`, sorted and without duplicates.
+/// Objects a template depends on by label: every object of the kind in the template's
+/// namespace whose labels include `labels`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Selection {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Selection {
+    /// Whether the object `kind` `namespace`/… with `labels` is selected.
+    pub fn selects(&self, kind: &str, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
+        self.kind == kind
+            && self.namespace == namespace
+            && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+
+    /// The selection as a Kubernetes label selector.
+    pub fn label_selector(&self) -> String {
+        self.labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Whether `template` is an MCS ServiceImport.
+fn is_service_import(template: &Value) -> bool {
+    template["kind"] == "ServiceImport"
+        && template["apiVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("multicluster.x-k8s.io/"))
+}
+
+/// The objects `template` depends on by label: for a ServiceImport, the EndpointSlices of its
+/// derived Service.
+pub fn selections(template: &Value) -> Vec<Selection> {
+    if !is_service_import(template) {
+        return Vec::new();
+    }
+    let (Some(namespace), Some(name)) = (
+        template["metadata"]["namespace"].as_str(),
+        template["metadata"]["name"].as_str(),
+    ) else {
+        return Vec::new();
+    };
+    vec![Selection {
+        api_version: "discovery.k8s.io/v1".to_string(),
+        kind: "EndpointSlice".to_string(),
+        namespace: namespace.to_string(),
+        labels: BTreeMap::from([(
+            LABEL_KUBERNETES_SERVICE_NAME.to_string(),
+            derived_service_name(name),
+        )]),
+    }]
+}
+
+/// The dependencies of `template` by name, sorted and without duplicates.
 ///
 /// Kinds the default interpreter does not cover (and templates without a pod spec) have none.
 /// A StatefulSet's `volumeClaimTemplates` are not dependencies: the member's StatefulSet
-/// controller creates those claims, so a volume naming one is dropped too.
+/// controller creates those claims, so a volume naming one is dropped too. A ServiceImport
+/// depends on its derived Service.
 pub fn dependencies(template: &Value) -> Vec<Dependency> {
-    let Some(pod) = pod_spec(template) else {
-        return Vec::new();
-    };
     let namespace = template["metadata"]["namespace"]
         .as_str()
         .unwrap_or_default();
+    if is_service_import(template) {
+        return template["metadata"]["name"]
+            .as_str()
+            .map(|name| Dependency {
+                api_version: "v1".to_string(),
+                kind: "Service".to_string(),
+                namespace: namespace.to_string(),
+                name: derived_service_name(name),
+            })
+            .into_iter()
+            .collect();
+    }
+    let Some(pod) = pod_spec(template) else {
+        return Vec::new();
+    };
     let mut found = Found::default();
     visit_pod(pod, &mut found);
     if template["kind"] == "StatefulSet" {
@@ -278,5 +353,49 @@ pub(crate) mod tests {
             dependencies(&template),
             [dep("PersistentVolumeClaim", "shared")]
         );
+    }
+
+    #[test]
+    fn a_service_import_depends_on_its_derived_service_and_that_services_slices() {
+        let import = json!({
+            "apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceImport",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"type": "ClusterSetIP", "ports": [{"port": 80}]},
+        });
+        assert_eq!(
+            dependencies(&import),
+            [Dependency {
+                api_version: "v1".into(),
+                kind: "Service".into(),
+                namespace: "shop".into(),
+                name: "derived-web".into(),
+            }]
+        );
+        let selected = selections(&import);
+        assert_eq!(selected.len(), 1);
+        let slices = &selected[0];
+        assert_eq!(
+            (slices.api_version.as_str(), slices.kind.as_str()),
+            ("discovery.k8s.io/v1", "EndpointSlice")
+        );
+        assert_eq!(
+            slices.label_selector(),
+            "kubernetes.io/service-name=derived-web"
+        );
+        let labels = |v: &str| {
+            BTreeMap::from([
+                ("kubernetes.io/service-name".to_string(), v.to_string()),
+                ("other".to_string(), "x".to_string()),
+            ])
+        };
+        assert!(slices.selects("EndpointSlice", "shop", &labels("derived-web")));
+        assert!(!slices.selects("EndpointSlice", "shop", &labels("web")));
+        assert!(!slices.selects("EndpointSlice", "other", &labels("derived-web")));
+        assert!(!slices.selects("Service", "shop", &labels("derived-web")));
+
+        let mut service = import;
+        service["apiVersion"] = json!("v1");
+        service["kind"] = json!("Service");
+        assert!(dependencies(&service).is_empty() && selections(&service).is_empty());
     }
 }

@@ -115,7 +115,7 @@ fn dns_annotations(annotations: &BTreeMap<String, String>) -> BTreeMap<String, S
         .collect()
 }
 
-fn owner_reference(export: &ServiceExport) -> OwnerReference {
+pub fn owner_reference(export: &ServiceExport) -> OwnerReference {
     OwnerReference {
         api_version: ServiceExport::api_version(&()).into_owned(),
         kind: ServiceExport::kind(&()).into_owned(),

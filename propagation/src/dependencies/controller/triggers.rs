@@ -38,7 +38,7 @@ where
     })
 }
 
-/// The bindings that last listed this object among their dependencies.
+/// The bindings that last listed this object among their dependencies, or select its labels.
 pub fn dependents<K: Resource<DynamicType = ()>>(
     index: &Index,
     object: &K,
@@ -48,6 +48,7 @@ pub fn dependents<K: Resource<DynamicType = ()>>(
         &K::kind(&()),
         meta.namespace.as_deref().unwrap_or_default(),
         meta.name.as_deref().unwrap_or_default(),
+        object.labels(),
     )
 }
 
