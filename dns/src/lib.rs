@@ -10,3 +10,4 @@ pub mod model;
 mod policy;
 pub mod server;
 pub mod source;
+mod udp;

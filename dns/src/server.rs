@@ -1,5 +1,6 @@
-//! The DNS server: hickory-server over a UDP socket and a TCP listener, each request answered by
-//! the [`Resolver`] from the snapshot published at that moment.
+//! The DNS server: hickory-server on a TCP listener and a loop per core on a UDP socket
+//! ([`crate::udp`]), each request answered by the [`Resolver`] from the snapshot published at
+//! that moment.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use crate::answer::{ConfigError, Resolver};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::model::Published;
+use crate::udp::{Loops, Shared};
 
 /// How long a TCP connection may sit idle before it is closed.
 const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,11 +30,13 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error("DNS server failed: {0}")]
     Server(#[source] NetError),
+    #[error("DNS server failed on UDP: {0}")]
+    Udp(#[source] std::io::Error),
 }
 
 /// Answers every request hickory-server reads.
 struct Handler {
-    resolver: Resolver,
+    resolver: Arc<Resolver>,
     published: Arc<Published>,
     metrics: Arc<Metrics>,
 }
@@ -67,6 +71,13 @@ impl RequestHandler for Handler {
     }
 }
 
+/// What ended the server first.
+enum Ended {
+    Tcp(Result<(), NetError>),
+    Udp(Result<std::io::Result<()>, tokio::task::JoinError>),
+    Cancelled,
+}
+
 /// Serves DNS on `udp` and `tcp` until `cancel` fires (then returns `Ok`) or a socket fails.
 pub async fn serve(
     config: Config,
@@ -76,27 +87,48 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
 ) -> Result<(), Error> {
-    let resolver = Resolver::new(config)?;
+    let resolver = Arc::new(Resolver::new(config)?);
+    // The UDP loops stop with `cancel`, or with the TCP side failing.
+    let stop_udp = cancel.child_token();
+    let loops = Loops::start(
+        udp,
+        Shared {
+            resolver: Arc::clone(&resolver),
+            published: Arc::clone(&published),
+            metrics: Arc::clone(&metrics),
+        },
+        stop_udp.clone(),
+    )
+    .map_err(Error::Udp)?;
+    let mut udp_done = tokio::task::spawn_blocking(move || loops.join());
     let mut server = hickory_server::Server::new(Handler {
         resolver,
         published,
         metrics,
     });
-    server.register_socket(udp);
     server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
-    let finished = {
+    let ended = {
         let done = server.block_until_done();
         tokio::pin!(done);
         tokio::select! {
-            result = &mut done => Some(result),
-            () = cancel.cancelled_owned() => None,
+            result = &mut done => Ended::Tcp(result),
+            udp = &mut udp_done => Ended::Udp(udp),
+            () = cancel.cancelled() => Ended::Cancelled,
         }
     };
-    let result = match finished {
-        Some(result) => result,
-        None => server.shutdown_gracefully().await,
+    let (tcp_result, udp_result) = match ended {
+        Ended::Tcp(result) => {
+            stop_udp.cancel();
+            (result, udp_done.await)
+        }
+        // A UDP loop failed: the server is not serving, so it stops as a whole.
+        Ended::Udp(udp) => (server.shutdown_gracefully().await, udp),
+        Ended::Cancelled => (server.shutdown_gracefully().await, udp_done.await),
     };
-    result.map_err(Error::Server)
+    udp_result
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        .map_err(Error::Udp)?;
+    tcp_result.map_err(Error::Server)
 }
 
 #[cfg(test)]
