@@ -97,7 +97,7 @@ pub async fn serve(
             published: Arc::clone(&published),
             metrics: Arc::clone(&metrics),
         },
-        stop_udp.clone(),
+        &stop_udp,
     )
     .map_err(Error::Udp)?;
     let mut udp_done = tokio::task::spawn_blocking(move || loops.join());

@@ -45,7 +45,7 @@ impl Loops {
     pub fn start(
         socket: tokio::net::UdpSocket,
         shared: Shared,
-        cancel: CancellationToken,
+        cancel: &CancellationToken,
     ) -> std::io::Result<Loops> {
         let socket = socket.into_std()?;
         socket.set_nonblocking(false)?;
