@@ -1,7 +1,7 @@
 //! The federation's DNS end to end, queried with the real `dig` on a real `karmada up`: a
 //! Service exported from member1 and member2 resolves to both; SRV, per-cluster and negative
-//! answers are right; a member with no ready pods, and a member that is lost, leave the
-//! answers; a malformed packet harms nothing. Importing the Service into member3 gives
+//! answers are right; a member with no ready pods, and a member that is killed, leave the
+//! answers (a rebalance after it returns brings it back); a malformed packet harms nothing. Importing the Service into member3 gives
 //! member3's own clients every exporting cluster's endpoints, the lost one's marked not ready.
 
 mod support;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use support::dig::{Answer, dig};
 use support::poll;
-use support::up::{Up, processes_mentioning, signal};
+use support::up::{Stopped, Up, member_processes, signal};
 
 /// Longest a change may take to reach the answers (watch-driven; a debug build under load).
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -63,6 +63,14 @@ fn cluster_ip(up: &Up, member: &str) -> anyhow::Result<String> {
         }
     })
 }
+
+/// Spreads hello over member1 and member2 again once member2 is back.
+const SPREAD_HELLO_AGAIN: &str = "apiVersion: apps.karmada.io/v1alpha1
+kind: WorkloadRebalancer
+metadata: {name: spread-hello-again}
+spec:
+  workloads: [{apiVersion: apps/v1, kind: Deployment, namespace: default, name: hello}]
+";
 
 /// The addresses of `member`'s EndpointSlices selected by `labels` (sorted), with each
 /// endpoint's `ready` condition.
@@ -249,23 +257,19 @@ fn dns_answers_exported_services_from_ready_clusters_only() -> anyhow::Result<()
         .ok(&["delete", "overridepolicy", "no-hello-on-member1"])?;
     until_answers(&up, dns, SERVICE, "A", &[&ip1, &ip2], DEADLINE)?;
 
-    // member2 is lost (it and its agent stop): its copy leaves the answers within the
-    // failover time, and comes back with it.
+    // member2 is lost: it and its agent are killed, with the `karmada up` supervisor paused
+    // so it does not restart them. Its copy leaves the answers within the failover time, and
+    // member3 marks its imported endpoints not ready.
     let needle = dir.path().to_string_lossy().into_owned();
-    let member2: Vec<u32> = processes_mentioning(&needle)
-        .into_iter()
-        .filter(|(_, cmd)| {
-            cmd.contains("member --name member2 ") || cmd.contains("agent --cluster member2 ")
-        })
-        .map(|(pid, _)| pid)
-        .collect();
-    ensure!(member2.len() == 2, "member2 and its agent: {member2:?}");
-    for pid in &member2 {
-        signal(*pid, "STOP")?;
+    let supervisor = Stopped::stop(up.pid())?;
+    for pid in member_processes(&needle, "member2")? {
+        signal(pid, "KILL")?;
     }
-    let lost = until_answers(&up, dns, SERVICE, "A", &[&ip1], FAILOVER).and_then(|_| {
-        // member3's clients stop using member2's endpoints too.
-        poll::until("member3 to mark member2's endpoints not ready", DEADLINE, || {
+    until_answers(&up, dns, SERVICE, "A", &[&ip1], FAILOVER)?;
+    poll::until(
+        "member3 to mark member2's endpoints not ready",
+        DEADLINE,
+        || {
             let from_member2 = endpoints(
                 &up,
                 "member3",
@@ -276,12 +280,25 @@ fn dns_answers_exported_services_from_ready_clusters_only() -> anyhow::Result<()
             } else {
                 Err(format!("{from_member2:?}"))
             }
-        })
-    });
-    for pid in &member2 {
-        let _ = signal(*pid, "CONT");
-    }
-    lost?;
+        },
+    )?;
+    // The supervisor restarts member2 on its own store; once it is Ready, a rebalance spreads
+    // hello over both members again, and the answers follow.
+    drop(supervisor);
+    up.kubectl.until_prints(
+        "member2 Ready again",
+        DEADLINE,
+        &[
+            "get",
+            "cluster",
+            "member2",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+        ],
+        "True",
+    )?;
+    up.kubectl
+        .ok_stdin(&["apply", "-f", "-"], SPREAD_HELLO_AGAIN)?;
     until_answers(&up, dns, SERVICE, "A", &[&ip1, &ip2], DEADLINE)?;
     Ok(())
 }

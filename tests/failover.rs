@@ -22,7 +22,7 @@ use support::federation::{Federation, Member};
 use support::kubectl::Kubectl;
 use support::netns::NetNs;
 use support::poll;
-use support::up::{self, Up, processes_mentioning, signal};
+use support::up::{self, Stopped, Up, member_processes, signal};
 
 /// The controller-manager's default heartbeat grace period.
 const GRACE: Duration = Duration::from_secs(15);
@@ -87,19 +87,6 @@ metadata: {name: spread-web-again}
 spec:
   workloads: [{apiVersion: apps/v1, kind: Deployment, namespace: default, name: web}]
 ";
-
-/// The pids of member2's apiserver and agent in this federation.
-fn member2_processes(dir: &str) -> anyhow::Result<Vec<u32>> {
-    let pids: Vec<u32> = processes_mentioning(dir)
-        .into_iter()
-        .filter(|(_, cmd)| {
-            cmd.contains("member --name member2 ") || cmd.contains("agent --cluster member2 ")
-        })
-        .map(|(pid, _)| pid)
-        .collect();
-    ensure!(pids.len() == 2, "member2 and its agent expected: {pids:?}");
-    Ok(pids)
-}
 
 /// Ready replicas of `web` in the member of context `member` (0 when it is not there).
 fn ready_in(kubectl: &Kubectl, member: &str) -> Result<i64, String> {
@@ -235,22 +222,6 @@ fn member2_health(kubectl: &Kubectl, status: &str, no_execute: &str) -> anyhow::
     )
 }
 
-/// Sends SIGCONT to a stopped process when dropped, so nothing stays stopped whatever happens.
-struct Stopped(u32);
-
-impl Stopped {
-    fn stop(pid: u32) -> anyhow::Result<Stopped> {
-        signal(pid, "STOP")?;
-        Ok(Stopped(pid))
-    }
-}
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = signal(self.0, "CONT");
-    }
-}
-
 #[test]
 fn a_killed_cluster_fails_over_and_comes_back_only_when_rebalanced() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -268,7 +239,7 @@ fn a_killed_cluster_fails_over_and_comes_back_only_when_rebalanced() -> anyhow::
     // member2 comes back.
     let supervisor = Stopped::stop(up.pid())?;
     let lost = Instant::now();
-    for pid in member2_processes(&needle)? {
+    for pid in member_processes(&needle, "member2")? {
         signal(pid, "KILL")?;
     }
     failed_over(k, lost, "cluster.karmada.io/unreachable:NoExecute", || {

@@ -245,6 +245,38 @@ pub fn signal(pid: u32, signal: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A process stopped with SIGSTOP, continued (SIGCONT) when dropped, so nothing stays stopped
+/// whatever happens.
+pub struct Stopped(u32);
+
+impl Stopped {
+    pub fn stop(pid: u32) -> anyhow::Result<Stopped> {
+        signal(pid, "STOP")?;
+        Ok(Stopped(pid))
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = signal(self.0, "CONT");
+    }
+}
+
+/// The pids of `member`'s apiserver and its agent in the federation whose data directory is
+/// `dir`.
+pub fn member_processes(dir: &str, member: &str) -> anyhow::Result<Vec<u32>> {
+    let pids: Vec<u32> = processes_mentioning(dir)
+        .into_iter()
+        .filter(|(_, cmd)| {
+            cmd.contains(&format!("member --name {member} "))
+                || cmd.contains(&format!("agent --cluster {member} "))
+        })
+        .map(|(pid, _)| pid)
+        .collect();
+    anyhow::ensure!(pids.len() == 2, "{member} and its agent expected: {pids:?}");
+    Ok(pids)
+}
+
 /// The processes whose command line mentions `needle` (a data directory, say), with their
 /// command lines.
 pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
