@@ -72,6 +72,8 @@ pub enum Error {
     KarmadaApi(#[source] RegistryError),
     #[error("cannot create the built-in namespace {name}: {source}")]
     Bootstrap { name: String, source: RegistryError },
+    #[error("cannot write the default RBAC roles and bindings: {0}")]
+    Rbac(#[source] RegistryError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -175,6 +177,7 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
     tasks.spawn(controllers::crd::run(store.clone(), cancel.clone()));
     tasks.spawn(controllers::namespace::run(store.clone(), cancel.clone()));
     tasks.spawn(controllers::gc::run(store.clone(), cancel.clone()));
+    tasks.spawn(controllers::rbac::run(store.clone(), cancel.clone()));
     tasks.spawn(compactor(
         storage,
         config.compaction_interval,
@@ -197,8 +200,11 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
     })
 }
 
-/// Creates the namespaces every Kubernetes cluster has.
+/// Creates the namespaces every Kubernetes cluster has, and the default RBAC roles and bindings.
 async fn bootstrap(store: &Store) -> Result<(), Error> {
+    controllers::rbac::install_defaults(store)
+        .await
+        .map_err(Error::Rbac)?;
     let namespaces = store
         .catalog()
         .get("", "v1", "namespaces")

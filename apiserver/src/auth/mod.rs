@@ -1,3 +1,7 @@
-//! Identities the server vouches for: service-account tokens and their signing key.
+//! Who a request comes from and what it may do: service-account tokens, the user and request
+//! attributes, and RBAC.
 
+pub mod attributes;
+pub mod bootstrap;
+pub mod rbac;
 pub mod tokens;

@@ -1,9 +1,11 @@
 //! Controllers that run inside the apiserver because Kubernetes semantics depend on them:
-//! CRDs becoming servable, namespace termination and ownerReference garbage collection.
+//! CRDs becoming servable, namespace termination, ownerReference garbage collection, and RBAC's
+//! default roles and ClusterRole aggregation.
 
 pub mod crd;
 pub mod gc;
 pub mod namespace;
+pub mod rbac;
 
 use std::sync::Arc;
 use std::time::Duration;
