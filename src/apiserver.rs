@@ -1,11 +1,15 @@
 //! `karmada apiserver`: one Kubernetes-compatible API server.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use karmada_apiserver::auth::authorizer::Mode;
 use karmada_apiserver::kubeconfig;
 use karmada_apiserver::server::{self, Backend, Config};
+
+/// The file in the data directory holding the admin token of an RBAC server.
+const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,6 +18,81 @@ pub struct Args {
     listen: SocketAddr,
     #[command(flatten)]
     storage: StorageArgs,
+    #[command(flatten)]
+    auth: AuthArgs,
+}
+
+/// Who may use a server; shared by every command that runs an apiserver.
+#[derive(clap::Args)]
+pub struct AuthArgs {
+    /// `RBAC`: requests need credentials (except /healthz, /livez, /readyz and /version) and
+    /// RBAC decides what each user may do; the kubeconfig written into --data-dir carries an
+    /// admin token (kept in DIR/admin-token). `AlwaysAllow`: anyone may do anything, for
+    /// development on loopback only.
+    #[arg(long, value_enum, default_value_t = AuthorizationMode::AlwaysAllow)]
+    pub authorization_mode: AuthorizationMode,
+    /// Static bearer tokens, one `token,user,uid[,"group1,group2"]` per line (kube-apiserver's
+    /// format).
+    #[arg(long)]
+    pub token_auth_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthorizationMode {
+    #[value(name = "AlwaysAllow")]
+    AlwaysAllow,
+    #[value(name = "RBAC")]
+    Rbac,
+}
+
+impl AuthArgs {
+    /// `config` with these settings; an RBAC server with a data directory gets its admin token
+    /// (made on first start, reused after).
+    pub fn apply(&self, config: Config, data_dir: Option<&Path>) -> anyhow::Result<Config> {
+        let authorization = match self.authorization_mode {
+            AuthorizationMode::AlwaysAllow => Mode::AlwaysAllow,
+            AuthorizationMode::Rbac => Mode::Rbac,
+        };
+        let admin_token = match (authorization, data_dir) {
+            (Mode::Rbac, Some(dir)) => Some(admin_token(dir)?),
+            _ => None,
+        };
+        Ok(Config {
+            authorization,
+            token_file: self.token_auth_file.clone(),
+            admin_token,
+            ..config
+        })
+    }
+}
+
+/// The admin token kept in `dir`, created (readable by its owner only) when missing.
+fn admin_token(dir: &Path) -> anyhow::Result<String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = dir.join(ADMIN_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_string()),
+        Ok(_) => anyhow::bail!(
+            "{} is empty; delete it to have a new token made",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let bytes: [u8; 32] = rand::random();
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(token.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(token)
 }
 
 /// Where a control plane keeps its data; shared by every command that runs an apiserver.
@@ -47,8 +126,14 @@ impl StorageArgs {
         })
     }
 
-    /// With `--data-dir`, writes `DIR/kubeconfig` whose one context, `name`, points at `url`.
-    pub fn write_kubeconfig(&self, name: &str, url: &str) -> anyhow::Result<()> {
+    /// With `--data-dir`, writes `DIR/kubeconfig` whose one context, `name`, points at `url`
+    /// and presents `token` when given.
+    pub fn write_kubeconfig(
+        &self,
+        name: &str,
+        url: &str,
+        token: Option<String>,
+    ) -> anyhow::Result<()> {
         let Some(dir) = &self.data_dir else {
             return Ok(());
         };
@@ -58,6 +143,7 @@ impl StorageArgs {
         let context = kubeconfig::Context {
             name: name.into(),
             server: url.into(),
+            token,
         };
         kubeconfig::write(&path, &[context])
             .with_context(|| format!("cannot write {}", path.display()))
@@ -71,9 +157,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         karmada_api: true,
         ..Config::new(args.listen, args.storage.backend()?)
     };
+    let config = args.auth.apply(config, args.storage.data_dir.as_deref())?;
+    let admin_token = config.admin_token.clone();
     let running = server::start(config, cancel).await?;
     let url = running.url();
-    args.storage.write_kubeconfig("karmada-apiserver", &url)?;
+    args.storage
+        .write_kubeconfig("karmada-apiserver", &url, admin_token)?;
     tracing::info!(%url, "apiserver ready");
     running.wait().await;
     Ok(())

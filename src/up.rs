@@ -344,10 +344,12 @@ impl Federation {
         dns: SocketAddr,
     ) -> anyhow::Result<()> {
         let mut contexts = vec![kubeconfig::Context {
+            token: None,
             name: "karmada".into(),
             server: apiserver.into(),
         }];
         contexts.extend(members.iter().map(|(name, url)| kubeconfig::Context {
+            token: None,
             name: name.clone(),
             server: url.clone(),
         }));

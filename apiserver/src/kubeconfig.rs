@@ -7,6 +7,8 @@ use std::path::Path;
 pub struct Context {
     pub name: String,
     pub server: String,
+    /// A bearer token the context's user presents; none for servers that do not authenticate.
+    pub token: Option<String>,
 }
 
 /// Renders a kubeconfig with one cluster, user and context per entry; the first is current.
@@ -19,7 +21,13 @@ pub fn render(contexts: &[Context]) -> String {
             "- name: {}\n  cluster:\n    server: {}\n",
             c.name, c.server
         ));
-        users.push_str(&format!("- name: {}\n  user: {{}}\n", c.name));
+        match &c.token {
+            Some(token) => users.push_str(&format!(
+                "- name: {}\n  user:\n    token: {token}\n",
+                c.name
+            )),
+            None => users.push_str(&format!("- name: {}\n  user: {{}}\n", c.name)),
+        }
         ctxs.push_str(&format!(
             "- name: {0}\n  context:\n    cluster: {0}\n    user: {0}\n    namespace: default\n",
             c.name
@@ -34,10 +42,20 @@ pub fn render(contexts: &[Context]) -> String {
     )
 }
 
-/// Writes a kubeconfig atomically (write then rename), so readers never see half a file.
+/// Writes a kubeconfig atomically (write then rename), so readers never see half a file; it
+/// may hold credentials, so only its owner can read it.
 pub fn write(path: &Path, contexts: &[Context]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, render(contexts))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(render(contexts).as_bytes())?;
+    file.sync_all()?;
     std::fs::rename(tmp, path)
 }
 
@@ -49,15 +67,29 @@ mod tests {
     fn first_context_is_current() {
         let text = render(&[
             Context {
+                token: None,
                 name: "karmada".into(),
                 server: "http://127.0.0.1:1".into(),
             },
             Context {
+                token: Some("s3cret".into()),
                 name: "member1".into(),
                 server: "http://127.0.0.1:2".into(),
             },
         ]);
         assert!(text.contains("current-context: karmada\n"));
         assert!(text.contains("- name: member1\n  cluster:\n    server: http://127.0.0.1:2\n"));
+        assert!(text.contains("- name: karmada\n  user: {}\n"));
+        assert!(text.contains("- name: member1\n  user:\n    token: s3cret\n"));
+    }
+
+    #[test]
+    fn only_the_owner_reads_a_written_kubeconfig() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        write(&path, &[]).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

@@ -9,6 +9,9 @@ use serde_json::json;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::attributes::{self, User};
+use crate::auth::authn::StaticTokens;
+use crate::auth::authorizer::{Auth, Mode};
 use crate::auth::tokens::TokenIssuer;
 use crate::controllers;
 use crate::http::{self, Api};
@@ -45,7 +48,17 @@ pub struct Config {
     /// Serve the MCS API's CRDs (ServiceExport, ServiceImport) from start, as a member cluster
     /// does; implied by `karmada_api`.
     pub mcs_api: bool,
+    /// Whether requests are authenticated and authorized (RBAC) or all allowed.
+    pub authorization: Mode,
+    /// Static bearer tokens (kube-apiserver's `--token-auth-file` format).
+    pub token_file: Option<PathBuf>,
+    /// A bearer token for [`ADMIN_USER`], a member of `system:masters`: the credential of the
+    /// kubeconfig the server writes.
+    pub admin_token: Option<String>,
 }
+
+/// The user of the admin token.
+pub const ADMIN_USER: &str = "karmada-admin";
 
 impl Config {
     pub fn new(listen: SocketAddr, backend: Backend) -> Self {
@@ -55,6 +68,9 @@ impl Config {
             compaction_interval: Duration::from_secs(300),
             karmada_api: false,
             mcs_api: false,
+            authorization: Mode::default(),
+            token_file: None,
+            admin_token: None,
         }
     }
 }
@@ -74,6 +90,8 @@ pub enum Error {
     Bootstrap { name: String, source: RegistryError },
     #[error("cannot write the default RBAC roles and bindings: {0}")]
     Rbac(#[source] RegistryError),
+    #[error(transparent)]
+    TokenFile(#[from] crate::auth::authn::FileError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -156,11 +174,25 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
     }
     controllers::crd::load(&store);
     bootstrap(&store).await?;
+    let mut static_tokens = match &config.token_file {
+        Some(path) => StaticTokens::load(path).map_err(Error::TokenFile)?,
+        None => StaticTokens::default(),
+    };
+    if let Some(token) = &config.admin_token {
+        static_tokens.insert(
+            token.clone(),
+            User::new(ADMIN_USER, &[attributes::SYSTEM_MASTERS]),
+        );
+    }
+    let auth = Arc::new(Auth::new(config.authorization, static_tokens));
+    // Loaded before the first request, so nothing is refused for want of a policy.
+    auth.load(&store);
     let api = Arc::new(Api {
         store: store.clone(),
         openapi: OpenApi::new(),
         metrics: Default::default(),
         tokens,
+        auth: Arc::clone(&auth),
         shutdown: cancel.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -178,6 +210,7 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
     tasks.spawn(controllers::namespace::run(store.clone(), cancel.clone()));
     tasks.spawn(controllers::gc::run(store.clone(), cancel.clone()));
     tasks.spawn(controllers::rbac::run(store.clone(), cancel.clone()));
+    tasks.spawn(auth.keep_loaded(store.clone(), cancel.clone()));
     tasks.spawn(compactor(
         storage,
         config.compaction_interval,

@@ -2,6 +2,8 @@
 //! attributes, and RBAC.
 
 pub mod attributes;
+pub mod authn;
+pub mod authorizer;
 pub mod bootstrap;
 pub mod rbac;
 pub mod tokens;

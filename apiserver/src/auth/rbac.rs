@@ -126,6 +126,46 @@ impl Policy {
         }
     }
 
+    /// Every rule granted to `user` in `namespace` (cluster-wide ones included), as
+    /// `kubectl auth can-i --list` shows them; a `system:masters` member gets `*`.
+    pub fn rules_for(&self, user: &User, namespace: &str) -> Vec<PolicyRule> {
+        if user.in_group(SYSTEM_MASTERS) {
+            let all = vec!["*".to_string()];
+            return vec![
+                PolicyRule {
+                    verbs: all.clone(),
+                    api_groups: Some(all.clone()),
+                    resources: Some(all.clone()),
+                    ..PolicyRule::default()
+                },
+                PolicyRule {
+                    verbs: all.clone(),
+                    non_resource_urls: Some(all),
+                    ..PolicyRule::default()
+                },
+            ];
+        }
+        let mut rules: Vec<PolicyRule> = Vec::new();
+        let cluster = self
+            .cluster_role_bindings
+            .iter()
+            .filter(|b| applies(b.subjects.as_deref(), user, ""))
+            .filter_map(|b| self.rules(&b.role_ref, None).ok());
+        let namespaced = self
+            .role_bindings
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .filter(|b| applies(b.subjects.as_deref(), user, namespace))
+            .filter_map(|b| self.rules(&b.role_ref, Some(namespace)).ok());
+        for rule in cluster.chain(namespaced).flatten() {
+            if !rules.contains(rule) {
+                rules.push(rule.clone());
+            }
+        }
+        rules
+    }
+
     /// The rules of the role `role_ref` points at (a Role only within `namespace`).
     fn rules(&self, role_ref: &RoleRef, namespace: Option<&str>) -> Result<&[PolicyRule], String> {
         let found = match (role_ref.kind.as_str(), namespace) {

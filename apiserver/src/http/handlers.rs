@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::path::ResourcePath;
 use super::request::{self, FieldValidation, Output, Query};
 use super::{Api, json_response, scale, watch};
+use crate::auth::attributes::User;
 use crate::patch;
 use crate::registry::catalog::Resource;
 use crate::registry::error::{Error, Result};
@@ -28,6 +29,8 @@ pub(super) struct Ctx<'a> {
     pub name: Option<String>,
     pub query: Query,
     pub headers: HeaderMap,
+    /// Who sent the request (anonymous when authorization is off).
+    pub user: User,
 }
 
 impl Ctx<'_> {
@@ -60,6 +63,11 @@ pub(super) async fn handle(
         namespace: path.namespace.clone(),
         name: path.name.clone(),
         query: Query::parse(parts.uri.query()),
+        user: parts
+            .extensions
+            .get::<User>()
+            .cloned()
+            .unwrap_or_else(User::anonymous),
         headers: parts.headers,
         resource,
     };

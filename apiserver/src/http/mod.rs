@@ -1,5 +1,6 @@
 //! The HTTP surface: routing, discovery, OpenAPI, resource verbs and watch streams.
 
+mod authz;
 mod binding;
 pub mod discovery;
 mod handlers;
@@ -35,6 +36,8 @@ pub struct Api {
     pub metrics: metrics::Metrics,
     /// Signs service-account tokens (`serviceaccounts/token`) and publishes its public key.
     pub tokens: crate::auth::tokens::TokenIssuer,
+    /// Who may do what: the authorization mode, static tokens and the RBAC policy.
+    pub auth: Arc<crate::auth::authorizer::Auth>,
     /// Cancelled when the server shuts down; ends long-running watches.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -44,7 +47,7 @@ pub fn router(api: Arc<Api>) -> axum::Router {
     axum::Router::new().fallback(dispatch).with_state(api)
 }
 
-async fn dispatch(State(api): State<Arc<Api>>, request: Request) -> Response {
+async fn dispatch(State(api): State<Arc<Api>>, mut request: Request) -> Response {
     let started = Instant::now();
     let target = path::parse(request.uri().path());
     let (verb, resource) = metric_labels(request.method(), request.uri().query(), target.as_ref());
@@ -55,11 +58,22 @@ async fn dispatch(State(api): State<Arc<Api>>, request: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let response = match target {
-        None => error(&Error::NotFoundPath),
-        Some(target) => route(&api, target, request)
-            .await
-            .unwrap_or_else(|e| error(&e)),
+    let admitted = authz::admit(
+        &api,
+        request.method(),
+        request.uri(),
+        request.headers(),
+        target.as_ref(),
+    );
+    let response = match (target, admitted) {
+        (_, Err(refused)) => error(&refused),
+        (Some(target), Ok(user)) => {
+            request.extensions_mut().insert(user);
+            route(&api, target, request)
+                .await
+                .unwrap_or_else(|e| error(&e))
+        }
+        (None, Ok(_)) => error(&Error::NotFoundPath),
     };
     let status = response.status().as_u16();
     let elapsed = started.elapsed();

@@ -56,6 +56,9 @@ pub enum Error {
     NotFoundPath,
     #[error("{0}")]
     BadRequest(String),
+    /// Credentials missing or not verified, in Kubernetes' one word.
+    #[error("Unauthorized")]
+    Unauthorized,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -135,6 +138,7 @@ impl Error {
             }
             Error::Invalid { .. } => 422,
             Error::BadRequest(_) => 400,
+            Error::Unauthorized => 401,
             Error::Forbidden(_) => 403,
             Error::MethodNotAllowed(_) => 405,
             Error::NotAcceptable(_) => 406,
@@ -156,6 +160,7 @@ impl Error {
             Error::Conflict { .. } | Error::ApplyConflict { .. } => "Conflict",
             Error::Invalid { .. } => "Invalid",
             Error::BadRequest(_) => "BadRequest",
+            Error::Unauthorized => "Unauthorized",
             Error::Forbidden(_) => "Forbidden",
             Error::MethodNotAllowed(_) => "MethodNotAllowed",
             Error::NotAcceptable(_) => "NotAcceptable",

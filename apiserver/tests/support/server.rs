@@ -27,10 +27,17 @@ impl TestServer {
 
     /// Starts a server on `addr` (used to restart a server where its clients expect it).
     pub async fn start_at(addr: SocketAddr, backend: Backend) -> anyhow::Result<TestServer> {
-        let running = server::start(Config::new(addr, backend), CancellationToken::new())
+        TestServer::start_with(Config::new(addr, backend)).await
+    }
+
+    /// Starts a server with `config`; the client presents the config's admin token, if any.
+    pub async fn start_with(config: Config) -> anyhow::Result<TestServer> {
+        let addr = config.listen;
+        let token = config.admin_token.clone();
+        let running = server::start(config, CancellationToken::new())
             .await
             .with_context(|| format!("starting the API server on {addr}"))?;
-        let client = client_for(&running.url())?;
+        let client = client_with_token(&running.url(), token.as_deref())?;
         Ok(TestServer { running, client })
     }
 
@@ -51,7 +58,20 @@ impl TestServer {
 
 /// A kube-rs client talking plain HTTP to `url`, as a kubeconfig with `server: <url>` would.
 pub fn client_for(url: &str) -> anyhow::Result<kube::Client> {
-    let config = kube::Config::new(url.parse().with_context(|| format!("parsing {url}"))?);
+    client_with_token(url, None)
+}
+
+/// [`client_for`], presenting `token` as a bearer token when given.
+pub fn client_with_token(url: &str, token: Option<&str>) -> anyhow::Result<kube::Client> {
+    let mut config = kube::Config::new(url.parse().with_context(|| format!("parsing {url}"))?);
+    if let Some(token) = token {
+        config.headers.push((
+            http::header::AUTHORIZATION,
+            format!("Bearer {token}")
+                .parse()
+                .context("a header value")?,
+        ));
+    }
     kube::Client::try_from(config).context("building a kube client")
 }
 

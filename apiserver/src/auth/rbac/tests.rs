@@ -388,3 +388,25 @@ fn aggregated_roles_collect_the_rules_of_the_roles_their_selectors_match() {
     assert_eq!(verbs("view"), [json!(["get"])], "identical rules once");
     assert_eq!(verbs("edit"), [json!(["create"]), json!(["get"])]);
 }
+
+#[test]
+fn the_rules_of_a_user_gather_every_binding_that_names_them() {
+    let p = policy();
+    let jane = User::new("jane", &["viewers"]);
+    let resources = |rules: &[PolicyRule]| -> Vec<Vec<String>> {
+        rules
+            .iter()
+            .map(|r| r.resources.clone().unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(
+        resources(&p.rules_for(&jane, "shop")),
+        [
+            vec!["pods".to_string(), "deployments".into(), "pods/log".into()],
+            vec!["*".into()]
+        ]
+    );
+    assert_eq!(resources(&p.rules_for(&jane, "default")).len(), 1);
+    let master = User::new("root", &[SYSTEM_MASTERS]);
+    assert_eq!(p.rules_for(&master, "x").len(), 2);
+}
