@@ -2,11 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use karmada_apiserver::auth::authorizer::Mode;
-use karmada_apiserver::kubeconfig;
+use karmada_apiserver::pki::ClusterCa;
 use karmada_apiserver::server::{self, Backend, Config};
+use karmada_apiserver::{kubeconfig, tls};
 
 /// The file in the data directory holding the admin token of an RBAC server.
 const ADMIN_TOKEN_FILE: &str = "admin-token";
@@ -25,9 +27,11 @@ pub struct Args {
 /// Who may use a server; shared by every command that runs an apiserver.
 #[derive(clap::Args)]
 pub struct AuthArgs {
-    /// `RBAC`: requests need credentials (except /healthz, /livez, /readyz and /version) and
-    /// RBAC decides what each user may do; the kubeconfig written into --data-dir carries an
-    /// admin token (kept in DIR/admin-token). `AlwaysAllow`: anyone may do anything, for
+    /// `RBAC`: HTTPS, with a certificate from the cluster CA (DIR/pki, made on first start);
+    /// requests need credentials (a bearer token, or a client certificate of that CA) except
+    /// /healthz, /livez, /readyz and /version, and RBAC decides what each user may do; the
+    /// kubeconfig written into --data-dir trusts the CA and carries an admin token (kept in
+    /// DIR/admin-token). `AlwaysAllow`: plain HTTP where anyone may do anything, for
     /// development on loopback only.
     #[arg(long, value_enum, default_value_t = AuthorizationMode::AlwaysAllow)]
     pub authorization_mode: AuthorizationMode,
@@ -46,21 +50,37 @@ pub enum AuthorizationMode {
 }
 
 impl AuthArgs {
-    /// `config` with these settings; an RBAC server with a data directory gets its admin token
-    /// (made on first start, reused after).
+    /// `config` with these settings. An RBAC server serves HTTPS with a certificate of the
+    /// cluster CA (kept in the data directory, or made for this run without one) and, with a
+    /// data directory, gets its admin token (made on first start, reused after).
     pub fn apply(&self, config: Config, data_dir: Option<&Path>) -> anyhow::Result<Config> {
         let authorization = match self.authorization_mode {
             AuthorizationMode::AlwaysAllow => Mode::AlwaysAllow,
             AuthorizationMode::Rbac => Mode::Rbac,
         };
-        let admin_token = match (authorization, data_dir) {
-            (Mode::Rbac, Some(dir)) => Some(admin_token(dir)?),
-            _ => None,
+        if authorization == Mode::AlwaysAllow {
+            return Ok(Config {
+                authorization,
+                token_file: self.token_auth_file.clone(),
+                ..config
+            });
+        }
+        let ca = match data_dir {
+            Some(dir) => ClusterCa::load_or_create(&dir.join("pki"), "karmada-ca")?,
+            None => ClusterCa::generate("karmada-ca")?,
         };
+        let mut hosts = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+        let ip = config.listen.ip();
+        if !ip.is_unspecified() && !ip.is_loopback() {
+            hosts.push(ip.to_string());
+        }
+        let serving = tls::serving_certificate(&ca, &hosts)?;
+        let admin_token = data_dir.map(admin_token).transpose()?;
         Ok(Config {
             authorization,
             token_file: self.token_auth_file.clone(),
             admin_token,
+            tls: Some(Arc::new(tls::Tls::new(&ca, &serving)?)),
             ..config
         })
     }
@@ -126,13 +146,14 @@ impl StorageArgs {
         })
     }
 
-    /// With `--data-dir`, writes `DIR/kubeconfig` whose one context, `name`, points at `url`
-    /// and presents `token` when given.
+    /// With `--data-dir`, writes `DIR/kubeconfig` whose one context, `name`, points at `url`,
+    /// trusts `ca_pem` and presents `token` when given.
     pub fn write_kubeconfig(
         &self,
         name: &str,
         url: &str,
         token: Option<String>,
+        ca_pem: Option<String>,
     ) -> anyhow::Result<()> {
         let Some(dir) = &self.data_dir else {
             return Ok(());
@@ -144,6 +165,7 @@ impl StorageArgs {
             name: name.into(),
             server: url.into(),
             token,
+            ca_pem,
         };
         kubeconfig::write(&path, &[context])
             .with_context(|| format!("cannot write {}", path.display()))
@@ -159,10 +181,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let config = args.auth.apply(config, args.storage.data_dir.as_deref())?;
     let admin_token = config.admin_token.clone();
+    let ca_pem = config.tls.as_ref().map(|tls| tls.ca_pem.clone());
     let running = server::start(config, cancel).await?;
     let url = running.url();
     args.storage
-        .write_kubeconfig("karmada-apiserver", &url, admin_token)?;
+        .write_kubeconfig("karmada-apiserver", &url, admin_token, ca_pem)?;
     tracing::info!(%url, "apiserver ready");
     running.wait().await;
     Ok(())

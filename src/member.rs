@@ -86,7 +86,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let cancel = crate::shutdown_signal();
     let member = cluster::start(config, cancel).await?;
     let url = member.url();
-    args.storage.write_kubeconfig(&args.name, &url, None)?;
+    args.storage
+        .write_kubeconfig(&args.name, &url, None, None)?;
     tracing::info!(name = %args.name, %url, "member ready");
     member.wait().await;
     Ok(())

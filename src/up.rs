@@ -345,11 +345,13 @@ impl Federation {
     ) -> anyhow::Result<()> {
         let mut contexts = vec![kubeconfig::Context {
             token: None,
+            ca_pem: None,
             name: "karmada".into(),
             server: apiserver.into(),
         }];
         contexts.extend(members.iter().map(|(name, url)| kubeconfig::Context {
             token: None,
+            ca_pem: None,
             name: name.clone(),
             server: url.clone(),
         }));

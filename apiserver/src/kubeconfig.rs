@@ -9,6 +9,8 @@ pub struct Context {
     pub server: String,
     /// A bearer token the context's user presents; none for servers that do not authenticate.
     pub token: Option<String>,
+    /// The CA (PEM) that signed an HTTPS server's certificate.
+    pub ca_pem: Option<String>,
 }
 
 /// Renders a kubeconfig with one cluster, user and context per entry; the first is current.
@@ -21,6 +23,11 @@ pub fn render(contexts: &[Context]) -> String {
             "- name: {}\n  cluster:\n    server: {}\n",
             c.name, c.server
         ));
+        if let Some(ca) = &c.ca_pem {
+            use base64::Engine as _;
+            let data = base64::engine::general_purpose::STANDARD.encode(ca);
+            clusters.push_str(&format!("    certificate-authority-data: {data}\n"));
+        }
         match &c.token {
             Some(token) => users.push_str(&format!(
                 "- name: {}\n  user:\n    token: {token}\n",
@@ -68,11 +75,13 @@ mod tests {
         let text = render(&[
             Context {
                 token: None,
+                ca_pem: None,
                 name: "karmada".into(),
                 server: "http://127.0.0.1:1".into(),
             },
             Context {
                 token: Some("s3cret".into()),
+                ca_pem: Some("PEM".into()),
                 name: "member1".into(),
                 server: "http://127.0.0.1:2".into(),
             },
@@ -81,6 +90,9 @@ mod tests {
         assert!(text.contains("- name: member1\n  cluster:\n    server: http://127.0.0.1:2\n"));
         assert!(text.contains("- name: karmada\n  user: {}\n"));
         assert!(text.contains("- name: member1\n  user:\n    token: s3cret\n"));
+        assert!(
+            text.contains("server: http://127.0.0.1:2\n    certificate-authority-data: UEVN\n")
+        );
     }
 
     #[test]

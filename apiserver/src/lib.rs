@@ -12,3 +12,4 @@ pub mod protobuf;
 pub mod registry;
 pub mod server;
 pub mod storage;
+pub mod tls;

@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::attributes::ClientCertificate;
 use crate::auth::attributes::{self, User};
 use crate::auth::authn::StaticTokens;
 use crate::auth::authorizer::{Auth, Mode};
@@ -21,6 +22,7 @@ use crate::registry::error::Error as RegistryError;
 use crate::registry::store::{Store, WriteOptions};
 use crate::registry::watch_cache::{self, WatchCache};
 use crate::storage::{self, Storage};
+use crate::tls::Tls;
 
 /// Where the server keeps its data.
 #[derive(Debug, Clone)]
@@ -55,6 +57,8 @@ pub struct Config {
     /// A bearer token for [`ADMIN_USER`], a member of `system:masters`: the credential of the
     /// kubeconfig the server writes.
     pub admin_token: Option<String>,
+    /// Serve HTTPS with this (and accept client certificates of its CA); plain HTTP without.
+    pub tls: Option<Arc<Tls>>,
 }
 
 /// The user of the admin token.
@@ -71,6 +75,7 @@ impl Config {
             authorization: Mode::default(),
             token_file: None,
             admin_token: None,
+            tls: None,
         }
     }
 }
@@ -102,6 +107,8 @@ pub enum Error {
 /// A running server. Dropping it does not stop it; call [`Running::shutdown`].
 pub struct Running {
     pub addr: SocketAddr,
+    /// Whether it serves HTTPS.
+    pub tls: bool,
     pub api: Arc<Api>,
     cancel: CancellationToken,
     tasks: JoinSet<()>,
@@ -110,7 +117,8 @@ pub struct Running {
 impl Running {
     /// The base URL clients use.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops serving and waits for every task to end.
@@ -218,19 +226,91 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
     ));
     let router = http::router(api.clone());
     let shutdown = cancel.clone();
-    tasks.spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await });
-        if let Err(e) = served.await {
-            tracing::error!(error = %e, "HTTP server failed");
+    let tls = config.tls.clone();
+    match tls.clone() {
+        Some(tls) => {
+            tasks.spawn(serve_tls(listener, router, tls, shutdown));
         }
-    });
+        None => {
+            tasks.spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { shutdown.cancelled().await });
+                if let Err(e) = served.await {
+                    tracing::error!(error = %e, "HTTP server failed");
+                }
+            });
+        }
+    }
     Ok(Running {
         addr,
+        tls: tls.is_some(),
         api,
         cancel,
         tasks,
     })
+}
+
+/// How long open requests may take to finish once the server stops (watches end at once).
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Serves HTTPS on `listener` until `cancel` fires. Each connection's verified client
+/// certificate, if it sent one, goes with its requests as a [`ClientCertificate`].
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    tls: Arc<Tls>,
+    cancel: CancellationToken,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use tower::ServiceExt as _;
+
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.config));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    continue;
+                }
+            },
+        };
+        let (acceptor, router, watcher) = (acceptor.clone(), router.clone(), graceful.watcher());
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(stream).await {
+                Ok(stream) => stream,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+            };
+            let certificate = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(crate::tls::certificate_user)
+                .map(ClientCertificate);
+            let service = hyper::service::service_fn(move |mut request: ::http::Request<_>| {
+                if let Some(certificate) = &certificate {
+                    request.extensions_mut().insert(certificate.clone());
+                }
+                router.clone().oneshot(request)
+            });
+            let connection = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(e) = watcher.watch(connection).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN) => {}
+    }
 }
 
 /// Creates the namespaces every Kubernetes cluster has, and the default RBAC roles and bindings.

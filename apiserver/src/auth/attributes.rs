@@ -67,6 +67,10 @@ impl User {
     }
 }
 
+/// The user named by the verified client certificate of the connection a request came on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate(pub User);
+
 /// What a request does to a resource.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceAttributes {

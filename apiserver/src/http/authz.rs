@@ -6,7 +6,9 @@ use http::{HeaderMap, Method, header};
 
 use super::Api;
 use super::path::Target;
-use crate::auth::attributes::{Attributes, ResourceAttributes, Target as Asked, User};
+use crate::auth::attributes::{
+    Attributes, ClientCertificate, ResourceAttributes, Target as Asked, User,
+};
 use crate::auth::authn::Authenticator;
 use crate::auth::authorizer::Mode;
 use crate::registry::error::Error;
@@ -18,6 +20,7 @@ pub fn admit(
     method: &Method,
     uri: &http::Uri,
     headers: &HeaderMap,
+    extensions: &http::Extensions,
     target: Option<&Target>,
 ) -> Result<User, Error> {
     if api.auth.mode == Mode::AlwaysAllow {
@@ -31,7 +34,13 @@ pub fn admit(
         issuer: &api.tokens,
         store: &api.store,
     };
-    let user = match authenticator.authenticate(authorization) {
+    // A verified client certificate comes first, as in Kubernetes' union of authenticators.
+    let certificate = extensions.get::<ClientCertificate>().map(|c| c.0.clone());
+    let authenticated = match certificate {
+        Some(user) => Ok(Some(user)),
+        None => authenticator.authenticate(authorization),
+    };
+    let user = match authenticated {
         Ok(Some(user)) => user,
         Ok(None) if matches!(target, Some(Target::Health(_) | Target::Version)) => {
             User::anonymous()

@@ -63,6 +63,7 @@ async fn dispatch(State(api): State<Arc<Api>>, mut request: Request) -> Response
         request.method(),
         request.uri(),
         request.headers(),
+        request.extensions(),
         target.as_ref(),
     );
     let response = match (target, admitted) {

@@ -1,0 +1,221 @@
+//! Authentication and RBAC on a real `karmada apiserver --authorization-mode RBAC` (HTTPS),
+//! driven with the real kubectl: the kubeconfig the server writes is an admin's; no
+//! credentials get 401 (health excepted); a service account bound to `view` reads but gets
+//! Kubernetes' 403 when it writes; `kubectl auth can-i` and `whoami` answer for the caller; a
+//! client certificate of the cluster CA names its user, one of a foreign CA is refused.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context as _, ensure};
+use base64::Engine as _;
+use karmada_apiserver::pki::ClusterCa;
+use karmada_apiserver::tls::client_certificate;
+use support::apiserver::{ApiServer, Store};
+use support::kubectl::Kubectl;
+use support::poll;
+
+const DEADLINE: Duration = Duration::from_secs(15);
+
+/// The server's own kubeconfig (HTTPS, trusting its CA) with the admin's token replaced by
+/// `user` (the lines under `user:`; none for no credentials), written to `dir/name`.
+fn as_user(server: &ApiServer, dir: &Path, name: &str, user: &[String]) -> anyhow::Result<Kubectl> {
+    let admin = std::fs::read_to_string(server.kubeconfig())?;
+    let start = admin
+        .find("  user:\n    token: ")
+        .context("no admin token in the kubeconfig")?;
+    let token_line = start + "  user:\n".len();
+    let end = token_line + admin[token_line..].find('\n').context("unterminated")? + 1;
+    let entry = if user.is_empty() {
+        "  user: {}\n".to_string()
+    } else {
+        let lines: String = user.iter().map(|l| format!("    {l}\n")).collect();
+        format!("  user:\n{lines}")
+    };
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!("{}{entry}{}", &admin[..start], &admin[end..]),
+    )?;
+    Kubectl::for_kubeconfig(&path)
+}
+
+fn token(token: &str) -> Vec<String> {
+    vec![format!("token: {token}")]
+}
+
+/// The kubeconfig lines of a client certificate for `user` in `group` issued by `ca`.
+fn certificate(ca: &ClusterCa, user: &str, group: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let issued = client_certificate(ca, user, group)?;
+    let b64 = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
+    Ok(vec![
+        format!("client-certificate-data: {}", b64(&issued.cert_pem)),
+        format!("client-key-data: {}", b64(&issued.key_pem)),
+    ])
+}
+
+/// Whether kubectl reported a 401 (its words depend on whether discovery was cached).
+fn unauthorized(stderr: &str) -> bool {
+    stderr.contains("provide credentials") || stderr.contains("(Unauthorized)")
+}
+
+/// A GET without credentials through kube-rs, with the kubeconfig at `kubeconfig` (HTTPS,
+/// trusting the CA): the status code and body (the Status message for an error).
+fn anonymous_get(kubeconfig: &Path, path: &str) -> anyhow::Result<(u16, String)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let file = kube::config::Kubeconfig::read_from(kubeconfig)?;
+        let options = kube::config::KubeConfigOptions::default();
+        let config = kube::Config::from_custom_kubeconfig(file, &options).await?;
+        let client = kube::Client::try_from(config)?;
+        let request = http::Request::get(path).body(Vec::new())?;
+        Ok(match client.request_text(request).await {
+            Ok(body) => (200, body),
+            Err(kube::Error::Api(status)) => (status.code, status.message),
+            Err(other) => anyhow::bail!("GET {path}: {other}"),
+        })
+    })
+}
+
+fn username(kubectl: &Kubectl) -> anyhow::Result<String> {
+    kubectl.ok(&[
+        "auth",
+        "whoami",
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+    ])
+}
+
+#[test]
+fn rbac_gates_every_request_as_kubernetes_does() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let server = ApiServer::start_command(
+        &["apiserver", "--authorization-mode", "RBAC"],
+        Store::Embedded(&data),
+    )?;
+    ensure!(server.url().starts_with("https://"), "{}", server.url());
+    let admin = Kubectl::new(&server)?;
+    ensure!(username(&admin)? == "karmada-admin");
+    admin.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=mode=fast",
+    ])?;
+
+    // No credentials, or a token nobody issued: 401; health needs none. (kubectl would prompt
+    // for a password without credentials, so kube-rs asks.)
+    as_user(&server, dir.path(), "anonymous", &[])?;
+    let anonymous = |path: &str| anonymous_get(&dir.path().join("anonymous"), path);
+    let listed = anonymous("/api/v1/namespaces/default/configmaps")?;
+    ensure!(
+        listed == (401, "Unauthorized".into()),
+        "anonymous: {listed:?}"
+    );
+    ensure!(anonymous("/healthz")? == (200, "ok".into()));
+    ensure!(anonymous("/version")?.0 == 200);
+    let forged = as_user(&server, dir.path(), "forged", &token("not-a-token"))?;
+    let refused = forged.fails(&["get", "configmaps"], None)?;
+    ensure!(unauthorized(&refused.stderr), "forged: {}", refused.stderr);
+
+    // A service account bound to view, with a token from the TokenRequest API.
+    admin.ok(&["create", "serviceaccount", "viewer"])?;
+    admin.ok(&[
+        "create",
+        "rolebinding",
+        "viewer-view",
+        "--clusterrole=view",
+        "--serviceaccount=default:viewer",
+    ])?;
+    let issued = admin.ok(&["create", "token", "viewer"])?;
+    let viewer = as_user(&server, dir.path(), "viewer", &token(issued.trim()))?;
+    // The binding reaches the authorizer through a watch: poll, do not assume.
+    let mode = poll::until("the viewer reading the ConfigMap", DEADLINE, || {
+        viewer
+            .ok(&[
+                "get",
+                "configmap",
+                "settings",
+                "-o",
+                "jsonpath={.data.mode}",
+            ])
+            .map_err(|e| e.to_string())
+    })?;
+    ensure!(mode == "fast");
+    let denied = viewer.fails(
+        &["create", "configmap", "other", "--from-literal=a=1"],
+        None,
+    )?;
+    let message = "configmaps is forbidden: User \"system:serviceaccount:default:viewer\" cannot \
+                   create resource \"configmaps\" in API group \"\" in the namespace \"default\"";
+    ensure!(denied.stderr.contains(message), "denied: {}", denied.stderr);
+    let secrets = viewer.fails(&["get", "secrets"], None)?;
+    ensure!(
+        secrets.stderr.contains("forbidden"),
+        "secrets: {}",
+        secrets.stderr
+    );
+    let other = admin.fails(&["get", "configmap", "other"], None)?;
+    ensure!(
+        other.stderr.contains("NotFound"),
+        "the refused create stored something"
+    );
+
+    // can-i and whoami answer for the caller.
+    let can = |args: &[&str]| -> anyhow::Result<String> {
+        let mut all = vec!["auth", "can-i"];
+        all.extend_from_slice(args);
+        Ok(viewer.run(&all)?.stdout.trim().to_string())
+    };
+    ensure!(can(&["get", "configmaps"])? == "yes");
+    ensure!(can(&["create", "configmaps"])? == "no");
+    ensure!(can(&["get", "configmaps", "-n", "kube-system"])? == "no");
+    ensure!(username(&viewer)? == "system:serviceaccount:default:viewer");
+
+    // A client certificate of the cluster CA names its user (CN) and group (O); one from a
+    // foreign CA is refused in the handshake.
+    let ca = ClusterCa::load_or_create(&data.join("pki"), "unused")?;
+    let jane = as_user(
+        &server,
+        dir.path(),
+        "jane",
+        &certificate(&ca, "jane", Some("ops"))?,
+    )?;
+    ensure!(username(&jane)? == "jane");
+    let refused = jane.fails(&["get", "configmaps"], None)?;
+    ensure!(
+        refused
+            .stderr
+            .contains("User \"jane\" cannot list resource \"configmaps\""),
+        "jane: {}",
+        refused.stderr
+    );
+    let foreign = ClusterCa::generate("foreign-ca")?;
+    let masters = certificate(&foreign, "admin", Some("system:masters"))?;
+    let intruder = as_user(&server, dir.path(), "intruder", &masters)?;
+    let refused = intruder.fails(&["get", "configmaps"], None)?;
+    ensure!(
+        refused.stderr.to_lowercase().contains("certificate"),
+        "a foreign CA's certificate: {}",
+        refused.stderr
+    );
+
+    // Deleting the service account makes its token worthless.
+    admin.ok(&["delete", "serviceaccount", "viewer"])?;
+    poll::until("the deleted account's token refused", DEADLINE, || {
+        let out = viewer
+            .run(&["get", "configmaps"])
+            .map_err(|e| e.to_string())?;
+        if unauthorized(&out.stderr) {
+            Ok(())
+        } else {
+            Err(format!("{} {}", out.stdout, out.stderr))
+        }
+    })?;
+    Ok(())
+}
