@@ -82,11 +82,20 @@ pub fn serving_certificate(ca: &ClusterCa, hosts: &[String]) -> Result<Issued, E
             Err(_) => Ok(SanType::DnsName(h.clone().try_into()?)),
         })
         .collect::<Result<_, rcgen::Error>>()?;
+    issue(ca, params, ExtendedKeyUsagePurpose::ServerAuth)
+}
+
+/// Signs `params` with `ca` for `purpose`, with a new key and the usual validity.
+fn issue(
+    ca: &ClusterCa,
+    mut params: CertificateParams,
+    purpose: ExtendedKeyUsagePurpose,
+) -> Result<Issued, Error> {
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
     ];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.extended_key_usages = vec![purpose];
     validity(&mut params);
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, &issuer(ca)?)?;
@@ -110,18 +119,7 @@ pub fn client_certificate(
         name.push(DnType::OrganizationName, group);
     }
     params.distinguished_name = name;
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    validity(&mut params);
-    let key = KeyPair::generate()?;
-    let cert = params.signed_by(&key, &issuer(ca)?)?;
-    Ok(Issued {
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    })
+    issue(ca, params, ExtendedKeyUsagePurpose::ClientAuth)
 }
 
 impl Tls {
