@@ -39,6 +39,10 @@ pub struct AuthArgs {
     /// format).
     #[arg(long)]
     pub token_auth_file: Option<PathBuf>,
+    /// Append an `audit.k8s.io/v1` event (who, what, when, result) for every mutating request
+    /// to this file.
+    #[arg(long)]
+    pub audit_log_path: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -57,6 +61,10 @@ impl AuthArgs {
         let authorization = match self.authorization_mode {
             AuthorizationMode::AlwaysAllow => Mode::AlwaysAllow,
             AuthorizationMode::Rbac => Mode::Rbac,
+        };
+        let config = Config {
+            audit_log: self.audit_log_path.clone(),
+            ..config
         };
         if authorization == Mode::AlwaysAllow {
             return Ok(Config {

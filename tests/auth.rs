@@ -2,7 +2,8 @@
 //! driven with the real kubectl: the kubeconfig the server writes is an admin's; no
 //! credentials get 401 (health excepted); a service account bound to `view` reads but gets
 //! Kubernetes' 403 when it writes; `kubectl auth can-i` and `whoami` answer for the caller; a
-//! client certificate of the cluster CA names its user, one of a foreign CA is refused.
+//! client certificate of the cluster CA names its user, one of a foreign CA is refused; the
+//! audit log records every change and refusal.
 
 mod support;
 
@@ -94,8 +95,10 @@ fn username(kubectl: &Kubectl) -> anyhow::Result<String> {
 fn rbac_gates_every_request_as_kubernetes_does() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
+    let audit = dir.path().join("audit.log");
+    let audit_flag = format!("--audit-log-path={}", audit.display());
     let server = ApiServer::start_command(
-        &["apiserver", "--authorization-mode", "RBAC"],
+        &["apiserver", "--authorization-mode", "RBAC", &audit_flag],
         Store::Embedded(&data),
     )?;
     ensure!(server.url().starts_with("https://"), "{}", server.url());
@@ -203,6 +206,34 @@ fn rbac_gates_every_request_as_kubernetes_does() -> anyhow::Result<()> {
         refused.stderr.to_lowercase().contains("certificate"),
         "a foreign CA's certificate: {}",
         refused.stderr
+    );
+
+    // The audit log names who changed what, and how it ended, refusals included.
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(&audit)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let find = |user: &str, code: u64| {
+        events.iter().any(|e| {
+            e["user"]["username"] == user
+                && e["verb"] == "create"
+                && e["objectRef"]["resource"] == "configmaps"
+                && e["responseStatus"]["code"] == code
+        })
+    };
+    ensure!(
+        find("karmada-admin", 201),
+        "the admin's create is not audited: {events:#?}"
+    );
+    ensure!(
+        find("system:serviceaccount:default:viewer", 403),
+        "the viewer's refused create is not audited: {events:#?}"
+    );
+    ensure!(
+        events
+            .iter()
+            .all(|e| e["verb"] != "get" && e["verb"] != "list"),
+        "reads are audited"
     );
 
     // Deleting the service account makes its token worthless.

@@ -15,6 +15,7 @@ use crate::auth::authn::StaticTokens;
 use crate::auth::authorizer::{Auth, Mode};
 use crate::auth::tokens::TokenIssuer;
 use crate::controllers;
+use crate::http::audit::AuditLog;
 use crate::http::{self, Api};
 use crate::openapi::OpenApi;
 use crate::registry::catalog::Catalog;
@@ -59,6 +60,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Serve HTTPS with this (and accept client certificates of its CA); plain HTTP without.
     pub tls: Option<Arc<Tls>>,
+    /// Append an audit event for every mutating request to this file.
+    pub audit_log: Option<PathBuf>,
 }
 
 /// The user of the admin token.
@@ -76,6 +79,7 @@ impl Config {
             token_file: None,
             admin_token: None,
             tls: None,
+            audit_log: None,
         }
     }
 }
@@ -97,6 +101,11 @@ pub enum Error {
     Rbac(#[source] RegistryError),
     #[error(transparent)]
     TokenFile(#[from] crate::auth::authn::FileError),
+    #[error("cannot open the audit log {path}: {source}")]
+    AuditLog {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -195,12 +204,20 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
     let auth = Arc::new(Auth::new(config.authorization, static_tokens));
     // Loaded before the first request, so nothing is refused for want of a policy.
     auth.load(&store);
+    let audit = match &config.audit_log {
+        Some(path) => Some(AuditLog::open(path).map_err(|source| Error::AuditLog {
+            path: path.clone(),
+            source,
+        })?),
+        None => None,
+    };
     let api = Arc::new(Api {
         store: store.clone(),
         openapi: OpenApi::new(),
         metrics: Default::default(),
         tokens,
         auth: Arc::clone(&auth),
+        audit,
         shutdown: cancel.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -98,6 +98,28 @@ async fn bad_bodies_are_refused_and_change_nothing() -> anyhow::Result<()> {
             415,
             "UnsupportedMediaType",
         ),
+        // Nesting far deeper than any object: refused before it can exhaust the stack.
+        (
+            "POST",
+            CONFIGMAPS,
+            "application/json",
+            format!(
+                "{{\"metadata\": {{\"name\": \"deep\"}}, \"data\": {}1{}}}",
+                "[".repeat(100_000),
+                "]".repeat(100_000)
+            )
+            .into_bytes(),
+            400,
+            "BadRequest",
+        ),
+        (
+            "PATCH",
+            &item,
+            "application/merge-patch+json",
+            format!("{}{{}}{}", "{\"a\":".repeat(50_000), "}".repeat(50_000)).into_bytes(),
+            400,
+            "BadRequest",
+        ),
         (
             "POST",
             CONFIGMAPS,

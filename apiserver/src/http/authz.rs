@@ -13,8 +13,16 @@ use crate::auth::authn::Authenticator;
 use crate::auth::authorizer::Mode;
 use crate::registry::error::Error;
 
-/// The user a request may proceed as, or why it may not; `target` is `None` for a path the
-/// server does not serve (which RBAC sees as a non-resource path).
+/// What a request asks and who asks it, and whether it may proceed.
+pub struct Admission {
+    /// The caller (anonymous when authorization is off or the credentials were refused) and
+    /// what it asks.
+    pub attributes: Attributes,
+    pub verdict: Result<(), Error>,
+}
+
+/// Decides whether a request may proceed; `target` is `None` for a path the server does not
+/// serve (which RBAC sees as a non-resource path).
 pub fn admit(
     api: &Api,
     method: &Method,
@@ -22,9 +30,16 @@ pub fn admit(
     headers: &HeaderMap,
     extensions: &http::Extensions,
     target: Option<&Target>,
-) -> Result<User, Error> {
+) -> Admission {
+    let refused = |error: Error| Admission {
+        attributes: attributes(method, uri, target, User::anonymous()),
+        verdict: Err(error),
+    };
     if api.auth.mode == Mode::AlwaysAllow {
-        return Ok(User::anonymous());
+        return Admission {
+            attributes: attributes(method, uri, target, User::anonymous()),
+            verdict: Ok(()),
+        };
     }
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -45,20 +60,24 @@ pub fn admit(
         Ok(None) if matches!(target, Some(Target::Health(_) | Target::Version)) => {
             User::anonymous()
         }
-        Ok(None) => return Err(Error::Unauthorized),
-        Err(refused) => {
-            tracing::debug!(reason = %refused, path = %uri.path(), "refused credentials");
-            return Err(Error::Unauthorized);
+        Ok(None) => return refused(Error::Unauthorized),
+        Err(reason) => {
+            tracing::debug!(%reason, path = %uri.path(), "refused credentials");
+            return refused(Error::Unauthorized);
         }
     };
     let attributes = attributes(method, uri, target, user);
     let decision = api.auth.authorize(&attributes);
-    if decision.allowed {
-        Ok(attributes.user)
+    let verdict = if decision.allowed {
+        Ok(())
     } else {
         Err(Error::Forbidden(
             attributes.forbidden_message(&decision.reason),
         ))
+    };
+    Admission {
+        attributes,
+        verdict,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The HTTP surface: routing, discovery, OpenAPI, resource verbs and watch streams.
 
+pub mod audit;
 mod authz;
 mod binding;
 pub mod discovery;
@@ -38,6 +39,8 @@ pub struct Api {
     pub tokens: crate::auth::tokens::TokenIssuer,
     /// Who may do what: the authorization mode, static tokens and the RBAC policy.
     pub auth: Arc<crate::auth::authorizer::Auth>,
+    /// Where mutating requests are recorded, if anywhere.
+    pub audit: Option<audit::AuditLog>,
     /// Cancelled when the server shuts down; ends long-running watches.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -58,7 +61,9 @@ async fn dispatch(State(api): State<Arc<Api>>, mut request: Request) -> Response
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let admitted = authz::admit(
+    let received = jiff::Timestamp::now();
+    let uri = request.uri().to_string();
+    let admission = authz::admit(
         &api,
         request.method(),
         request.uri(),
@@ -66,17 +71,29 @@ async fn dispatch(State(api): State<Arc<Api>>, mut request: Request) -> Response
         request.extensions(),
         target.as_ref(),
     );
-    let response = match (target, admitted) {
-        (_, Err(refused)) => error(&refused),
-        (Some(target), Ok(user)) => {
-            request.extensions_mut().insert(user);
+    let response = match (target, &admission.verdict) {
+        (_, Err(refused)) => error(refused),
+        (Some(target), Ok(())) => {
+            request
+                .extensions_mut()
+                .insert(admission.attributes.user.clone());
             route(&api, target, request)
                 .await
                 .unwrap_or_else(|e| error(&e))
         }
-        (None, Ok(_)) => error(&Error::NotFoundPath),
+        (None, Ok(())) => error(&Error::NotFoundPath),
     };
     let status = response.status().as_u16();
+    if let Some(audit) = &api.audit {
+        audit.record(&audit::Event {
+            attributes: &admission.attributes,
+            uri: &uri,
+            user_agent: &agent,
+            code: status,
+            received,
+            completed: jiff::Timestamp::now(),
+        });
+    }
     let elapsed = started.elapsed();
     api.metrics.observe(&verb, &resource, status, elapsed);
     // Watches log when they start; their stream goes on long after this line.
