@@ -16,6 +16,7 @@ use crate::auth::authorizer::{Auth, Mode};
 use crate::auth::tokens::TokenIssuer;
 use crate::controllers;
 use crate::http::audit::AuditLog;
+use crate::http::inflight::{InFlight, Limits};
 use crate::http::{self, Api};
 use crate::openapi::OpenApi;
 use crate::registry::catalog::Catalog;
@@ -62,6 +63,12 @@ pub struct Config {
     pub tls: Option<Arc<Tls>>,
     /// Append an audit event for every mutating request to this file.
     pub audit_log: Option<PathBuf>,
+    /// How long a client may take to send its request headers (slow clients are cut off).
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request body.
+    pub body_read_timeout: Duration,
+    /// Requests in flight per client and in all.
+    pub in_flight: Limits,
 }
 
 /// The user of the admin token.
@@ -80,6 +87,9 @@ impl Config {
             admin_token: None,
             tls: None,
             audit_log: None,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(60),
+            in_flight: Limits::default(),
         }
     }
 }
@@ -218,6 +228,8 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
         tokens,
         auth: Arc::clone(&auth),
         audit,
+        in_flight: Arc::new(InFlight::new(config.in_flight)),
+        body_read_timeout: config.body_read_timeout,
         shutdown: cancel.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -244,20 +256,13 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
     let router = http::router(api.clone());
     let shutdown = cancel.clone();
     let tls = config.tls.clone();
-    match tls.clone() {
-        Some(tls) => {
-            tasks.spawn(serve_tls(listener, router, tls, shutdown));
-        }
-        None => {
-            tasks.spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move { shutdown.cancelled().await });
-                if let Err(e) = served.await {
-                    tracing::error!(error = %e, "HTTP server failed");
-                }
-            });
-        }
-    }
+    tasks.spawn(serve(
+        listener,
+        router,
+        tls.clone(),
+        config.header_read_timeout,
+        shutdown,
+    ));
     Ok(Running {
         addr,
         tls: tls.is_some(),
@@ -270,18 +275,18 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
 /// How long open requests may take to finish once the server stops (watches end at once).
 const DRAIN: Duration = Duration::from_secs(5);
 
-/// Serves HTTPS on `listener` until `cancel` fires. Each connection's verified client
-/// certificate, if it sent one, goes with its requests as a [`ClientCertificate`].
-async fn serve_tls(
+/// Serves `listener` (HTTPS with `tls`, else plain HTTP) until `cancel` fires. A client
+/// must send its request headers (and finish the TLS handshake) within `header_timeout`.
+/// Each request carries its connection's peer address and, over TLS, its verified client
+/// certificate's user ([`ClientCertificate`]).
+async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
-    tls: Arc<Tls>,
+    tls: Option<Arc<Tls>>,
+    header_timeout: Duration,
     cancel: CancellationToken,
 ) {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use tower::ServiceExt as _;
-
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.config));
+    let acceptor = tls.map(|tls| tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.config)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -296,10 +301,21 @@ async fn serve_tls(
         };
         let (acceptor, router, watcher) = (acceptor.clone(), router.clone(), graceful.watcher());
         tokio::spawn(async move {
-            let stream = match acceptor.accept(stream).await {
-                Ok(stream) => stream,
-                Err(e) => {
+            let Some(acceptor) = acceptor else {
+                let connection = connection(stream, router, peer, None, header_timeout);
+                if let Err(e) = watcher.watch(connection).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            };
+            let stream = match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
                     return;
                 }
             };
@@ -310,15 +326,7 @@ async fn serve_tls(
                 .and_then(|chain| chain.first())
                 .and_then(crate::tls::certificate_user)
                 .map(ClientCertificate);
-            let service = hyper::service::service_fn(move |mut request: ::http::Request<_>| {
-                if let Some(certificate) = &certificate {
-                    request.extensions_mut().insert(certificate.clone());
-                }
-                router.clone().oneshot(request)
-            });
-            let connection = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
+            let connection = connection(stream, router, peer, certificate, header_timeout);
             if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
@@ -328,6 +336,41 @@ async fn serve_tls(
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(DRAIN) => {}
     }
+}
+
+/// One connection served by `router`, its requests tagged with `peer` and `certificate`.
+fn connection<S>(
+    stream: S,
+    router: axum::Router,
+    peer: SocketAddr,
+    certificate: Option<ClientCertificate>,
+    header_timeout: Duration,
+) -> impl hyper_util::server::graceful::GracefulConnection<
+    Output = Result<(), Box<dyn std::error::Error + Send + Sync>>,
+>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let service = hyper::service::service_fn(move |mut request: ::http::Request<_>| {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        if let Some(certificate) = &certificate {
+            request.extensions_mut().insert(certificate.clone());
+        }
+        router.clone().oneshot(request)
+    });
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+        .into_owned()
 }
 
 /// Creates the namespaces every Kubernetes cluster has, and the default RBAC roles and bindings.

@@ -226,3 +226,121 @@ async fn bad_bodies_are_refused_and_change_nothing() -> anyhow::Result<()> {
     server.shutdown().await;
     Ok(())
 }
+
+/// Slow and greedy clients against a server with small limits, over raw TCP.
+mod slow_and_greedy {
+    use std::time::{Duration, Instant};
+
+    use karmada_apiserver::http::inflight::Limits;
+    use karmada_apiserver::server::{Backend, Config};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::support::server::{TestServer, eventually};
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// A server cutting off slow clients after `timeout`, with 2 requests in flight at most
+    /// (these clients are anonymous, so the server-wide limit is the one that applies).
+    async fn server(timeout: Duration) -> anyhow::Result<TestServer> {
+        TestServer::start_with(Config {
+            header_read_timeout: timeout,
+            body_read_timeout: timeout,
+            in_flight: Limits {
+                per_client: 100,
+                total: 2,
+            },
+            ..Config::new("127.0.0.1:0".parse()?, Backend::Memory)
+        })
+        .await
+    }
+
+    /// Everything the server sends until it closes the connection (or `WAIT` passes).
+    async fn read_all(stream: &mut TcpStream) -> anyhow::Result<String> {
+        let mut out = Vec::new();
+        tokio::time::timeout(WAIT, stream.read_to_end(&mut out)).await??;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// A POST whose headers promise a body that never comes.
+    async fn stalled_post(server: &TestServer) -> anyhow::Result<TcpStream> {
+        let mut stream = TcpStream::connect(server.addr()).await?;
+        stream
+            .write_all(
+                b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n\
+                  Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+            )
+            .await?;
+        Ok(stream)
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_headers_is_cut_off() -> anyhow::Result<()> {
+        let server = server(Duration::from_millis(500)).await?;
+        let mut stream = TcpStream::connect(server.addr()).await?;
+        stream
+            .write_all(b"GET /api HTTP/1.1\r\nHost: x\r\n")
+            .await?;
+        let started = Instant::now();
+        read_all(&mut stream).await?;
+        assert!(started.elapsed() < WAIT, "the connection stayed open");
+        server.shutdown().await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_body_that_never_comes_gets_408() -> anyhow::Result<()> {
+        let server = server(Duration::from_millis(500)).await?;
+        let mut stream = stalled_post(&server).await?;
+        let reply = read_all(&mut stream).await?;
+        assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+        assert!(reply.contains("did not arrive within"), "{reply}");
+        server.shutdown().await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn requests_over_the_in_flight_limit_get_429_until_there_is_room() -> anyhow::Result<()> {
+        let server = server(WAIT).await?;
+        let first = stalled_post(&server).await?;
+        let second = stalled_post(&server).await?;
+        let get = |addr| async move {
+            let mut stream = TcpStream::connect(addr).await?;
+            stream
+                .write_all(
+                    b"GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                )
+                .await?;
+            read_all(&mut stream).await
+        };
+        // Once both stalled requests are in flight, a third is refused.
+        let refused = eventually("a third request refused", || async {
+            let reply = get(server.addr()).await?;
+            Ok(if reply.starts_with("HTTP/1.1 429") {
+                Ok(reply)
+            } else {
+                Err(reply)
+            })
+        })
+        .await?;
+        assert!(
+            refused.to_lowercase().contains("retry-after: 1"),
+            "{refused}"
+        );
+        assert!(refused.contains("TooManyRequests"), "{refused}");
+        assert!(refused.contains("too many requests in flight"), "{refused}");
+        // Once they end, there is room again.
+        drop((first, second));
+        eventually("room again", || async {
+            let reply = get(server.addr()).await?;
+            Ok(if reply.starts_with("HTTP/1.1 200") {
+                Ok(())
+            } else {
+                Err(reply)
+            })
+        })
+        .await?;
+        server.shutdown().await;
+        Ok(())
+    }
+}

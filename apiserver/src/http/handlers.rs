@@ -73,14 +73,23 @@ pub(super) async fn handle(
     };
     let body = match method {
         Method::GET | Method::HEAD => bytes::Bytes::new(),
-        _ => axum::body::to_bytes(body, request::MAX_BODY_BYTES)
-            .await
-            .map_err(|_| {
-                Error::RequestEntityTooLarge(format!(
-                    "the request body is larger than the limit of {} bytes",
-                    request::MAX_BODY_BYTES
-                ))
-            })?,
+        _ => {
+            let read = axum::body::to_bytes(body, request::MAX_BODY_BYTES);
+            tokio::time::timeout(api.body_read_timeout, read)
+                .await
+                .map_err(|_| {
+                    Error::RequestTimeout(format!(
+                        "the request body did not arrive within {:?}",
+                        api.body_read_timeout
+                    ))
+                })?
+                .map_err(|_| {
+                    Error::RequestEntityTooLarge(format!(
+                        "the request body is larger than the limit of {} bytes",
+                        request::MAX_BODY_BYTES
+                    ))
+                })?
+        }
     };
     let sub = path.subresource.as_deref();
     if crate::registry::native::is_review(&ctx.resource.group, &ctx.resource.kind) {

@@ -5,6 +5,7 @@ mod authz;
 mod binding;
 pub mod discovery;
 mod handlers;
+pub mod inflight;
 pub mod metrics;
 pub mod path;
 pub mod request;
@@ -41,6 +42,10 @@ pub struct Api {
     pub auth: Arc<crate::auth::authorizer::Auth>,
     /// Where mutating requests are recorded, if anywhere.
     pub audit: Option<audit::AuditLog>,
+    /// Requests in flight, per client and in all.
+    pub in_flight: Arc<inflight::InFlight>,
+    /// How long a client may take to send a request body.
+    pub body_read_timeout: std::time::Duration,
     /// Cancelled when the server shuts down; ends long-running watches.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -74,12 +79,28 @@ async fn dispatch(State(api): State<Arc<Api>>, mut request: Request) -> Response
     let response = match (target, &admission.verdict) {
         (_, Err(refused)) => error(refused),
         (Some(target), Ok(())) => {
-            request
-                .extensions_mut()
-                .insert(admission.attributes.user.clone());
-            route(&api, target, request)
-                .await
-                .unwrap_or_else(|e| error(&e))
+            // Watches and streams stay open by design; everything else holds a place while it
+            // runs.
+            let place = if long_running(&verb, &target) {
+                None
+            } else {
+                // Without authentication, every local component is the same anonymous caller.
+                let user = &admission.attributes.user;
+                let client = (user.name != crate::auth::attributes::ANONYMOUS)
+                    .then(|| format!("user {}", user.name));
+                Some(api.in_flight.enter(client.as_deref()))
+            };
+            match place {
+                Some(Err(full)) => error(&Error::TooManyRequests(full.to_string())),
+                _ => {
+                    request
+                        .extensions_mut()
+                        .insert(admission.attributes.user.clone());
+                    route(&api, target, request)
+                        .await
+                        .unwrap_or_else(|e| error(&e))
+                }
+            }
         }
         (None, Ok(())) => error(&Error::NotFoundPath),
     };
@@ -106,6 +127,15 @@ async fn dispatch(State(api): State<Arc<Api>>, mut request: Request) -> Response
         "request"
     );
     response
+}
+
+/// Requests that stay open by design (kube-apiserver's long-running requests): watches, and
+/// logs, exec, attach, port forwarding and proxying.
+fn long_running(verb: &str, target: &Target) -> bool {
+    const STREAMS: [&str; 5] = ["log", "exec", "attach", "portforward", "proxy"];
+    verb == "WATCH"
+        || matches!(target, Target::Resource(r)
+            if r.subresource.as_deref().is_some_and(|s| STREAMS.contains(&s)))
 }
 
 fn metric_labels(
@@ -260,5 +290,11 @@ pub(crate) fn error(e: &Error) -> Response {
     if code.is_server_error() {
         tracing::warn!(error = %e, "request failed");
     }
-    json_response(code, &e.to_status())
+    let mut response = json_response(code, &e.to_status());
+    if code == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
 }

@@ -69,6 +69,12 @@ pub enum Error {
     NotAcceptable(String),
     #[error("{0}")]
     RequestEntityTooLarge(String),
+    /// The client took too long to send its request.
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// Over an in-flight limit; the client should retry after a moment.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// A resource version or continue token older than the retained history.
     #[error("{0}")]
     Expired(String),
@@ -144,6 +150,8 @@ impl Error {
             Error::NotAcceptable(_) => 406,
             Error::UnsupportedMediaType(_) => 415,
             Error::RequestEntityTooLarge(_) => 413,
+            Error::RequestTimeout(_) => 408,
+            Error::TooManyRequests(_) => 429,
             Error::Expired(_) => 410,
             Error::Timeout(_) => 504,
             Error::ServiceUnavailable(_) => 503,
@@ -166,6 +174,8 @@ impl Error {
             Error::NotAcceptable(_) => "NotAcceptable",
             Error::UnsupportedMediaType(_) => "UnsupportedMediaType",
             Error::RequestEntityTooLarge(_) => "RequestEntityTooLarge",
+            Error::RequestTimeout(_) => "Timeout",
+            Error::TooManyRequests(_) => "TooManyRequests",
             Error::Expired(_) | Error::Storage(storage::Error::Compacted { .. }) => "Expired",
             Error::Timeout(_) => "Timeout",
             Error::ServiceUnavailable(_) => "ServiceUnavailable",
