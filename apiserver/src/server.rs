@@ -87,7 +87,10 @@ impl Config {
             admin_token: None,
             tls: None,
             audit_log: None,
-            header_read_timeout: Duration::from_secs(30),
+            // Also how long a kept-alive connection may idle: longer than clients' own idle
+            // timeout (90 s in client-go and hyper), so they always close first and never send
+            // on a connection the server is closing.
+            header_read_timeout: Duration::from_secs(120),
             body_read_timeout: Duration::from_secs(60),
             in_flight: Limits::default(),
         }
