@@ -33,6 +33,19 @@ async fn send(
     }
 }
 
+/// An apply patch for `keep` whose data is a billion-laughs alias bomb.
+fn laughs() -> String {
+    let mut yaml = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep}\nlol:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for level in 1..10 {
+        let previous = format!("*l{}", level - 1);
+        let items = vec![previous; 10].join(", ");
+        yaml.push_str(&format!("  l{level}: &l{level} [{items}]\n"));
+    }
+    yaml
+}
+
 /// Method, path, content type, body, expected code and expected reason.
 type Case<'a> = (&'a str, &'a str, &'a str, Vec<u8>, u16, &'a str);
 
@@ -64,6 +77,7 @@ async fn bad_bodies_are_refused_and_change_nothing() -> anyhow::Result<()> {
     assert_eq!(code, 200);
     let before = stored(&server).await;
     let item = format!("{CONFIGMAPS}/keep");
+    let apply = format!("{item}?fieldManager=hostile");
 
     let cases: Vec<Case> = vec![
         (
@@ -97,6 +111,23 @@ async fn bad_bodies_are_refused_and_change_nothing() -> anyhow::Result<()> {
             b"hello".to_vec(),
             415,
             "UnsupportedMediaType",
+        ),
+        // A billion laughs: nine levels of ten aliases each would expand to 10^9 strings.
+        (
+            "PATCH",
+            &apply,
+            "application/apply-patch+yaml",
+            laughs().into_bytes(),
+            400,
+            "BadRequest",
+        ),
+        (
+            "PATCH",
+            &apply,
+            "application/apply-patch+yaml",
+            format!("{}x: 1{}", "[".repeat(1000), "]".repeat(1000)).into_bytes(),
+            400,
+            "BadRequest",
         ),
         // Nesting far deeper than any object: refused before it can exhaust the stack.
         (
