@@ -16,3 +16,5 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# The request decoders under cargo fuzz, briefly (hack/fuzz.sh runs them longer by default).
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} hack/fuzz.sh

@@ -326,6 +326,16 @@ mod tests {
         v.as_object().cloned().unwrap_or_default()
     }
 
+    /// Found by `fuzz/fuzz_targets/selectors.rs`: a form feed is not whitespace to the lexer,
+    /// and once looped forever (and out of memory) on it.
+    #[test]
+    fn characters_outside_the_lexers_whitespace_end_in_an_error_not_a_loop() {
+        for input in ["\x0cP", "a=\x0b", "\u{a0}x", "a in (\x0c)"] {
+            let parsed = LabelSelector::parse(input);
+            assert!(parsed.is_err(), "{input:?}: {parsed:?}");
+        }
+    }
+
     #[test]
     fn parses_and_prints_canonical_label_selectors() {
         let cases = [

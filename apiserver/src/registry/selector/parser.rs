@@ -65,11 +65,17 @@ fn is_symbol(c: char) -> bool {
     "!=><(),".contains(c)
 }
 
+/// Whitespace between tokens, as Kubernetes' lexer has it (a form feed, say, is not: it is
+/// part of a word, which then fails validation).
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
 fn lex(s: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut rest = s;
     loop {
-        rest = rest.trim_start_matches([' ', '\t', '\r', '\n']);
+        rest = rest.trim_start_matches(is_space);
         if rest.is_empty() {
             tokens.push(Token::End);
             return tokens;
@@ -79,8 +85,9 @@ fn lex(s: &str) -> Vec<Token> {
             rest = &rest[sym.len()..];
             continue;
         }
+        // Never empty: `rest` starts with neither a space nor a symbol, so every pass consumes.
         let end = rest
-            .find(|c: char| c.is_ascii_whitespace() || is_symbol(c))
+            .find(|c: char| is_space(c) || is_symbol(c))
             .unwrap_or(rest.len());
         let word = &rest[..end];
         tokens.push(match word {
