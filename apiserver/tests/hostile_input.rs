@@ -295,14 +295,88 @@ mod slow_and_greedy {
 
     /// A POST whose headers promise a body that never comes.
     async fn stalled_post(server: &TestServer) -> anyhow::Result<TcpStream> {
+        stalled_post_as(server, None).await
+    }
+
+    /// [`stalled_post`] presenting `token`.
+    async fn stalled_post_as(
+        server: &TestServer,
+        token: Option<&str>,
+    ) -> anyhow::Result<TcpStream> {
         let mut stream = TcpStream::connect(server.addr()).await?;
-        stream
-            .write_all(
-                b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n\
-                  Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
-            )
-            .await?;
+        let authorization = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let head = format!(
+            "POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n{authorization}\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+        );
+        stream.write_all(head.as_bytes()).await?;
         Ok(stream)
+    }
+
+    /// A GET of the namespaces presenting `token`: the whole reply.
+    async fn get_as(server: &TestServer, token: &str) -> anyhow::Result<String> {
+        let mut stream = TcpStream::connect(server.addr()).await?;
+        let request = format!(
+            "GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Connection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        read_all(&mut stream).await
+    }
+
+    #[tokio::test]
+    async fn one_user_over_its_in_flight_limit_does_not_hold_up_another() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let tokens = dir.path().join("tokens.csv");
+        std::fs::write(
+            &tokens,
+            "busy-token,busy,1,system:masters\nother-token,other,2,system:masters\n",
+        )?;
+        let server = TestServer::start_with(Config {
+            authorization: karmada_apiserver::auth::authorizer::Mode::Rbac,
+            token_file: Some(tokens),
+            admin_token: Some("admin".into()),
+            body_read_timeout: WAIT,
+            in_flight: Limits {
+                per_client: 1,
+                total: 100,
+            },
+            ..Config::new("127.0.0.1:0".parse()?, Backend::Memory)
+        })
+        .await?;
+        let stalled = stalled_post_as(&server, Some("busy-token")).await?;
+        let refused = eventually("busy's second request refused", || async {
+            let reply = get_as(&server, "busy-token").await?;
+            Ok(if reply.starts_with("HTTP/1.1 429") {
+                Ok(reply)
+            } else {
+                Err(reply)
+            })
+        })
+        .await?;
+        assert!(
+            refused.contains("too many requests from user busy"),
+            "{refused}"
+        );
+        let other = get_as(&server, "other-token").await?;
+        assert!(
+            other.starts_with("HTTP/1.1 200"),
+            "another user is held up: {other}"
+        );
+        drop(stalled);
+        eventually("busy has room again", || async {
+            let reply = get_as(&server, "busy-token").await?;
+            Ok(if reply.starts_with("HTTP/1.1 200") {
+                Ok(())
+            } else {
+                Err(reply)
+            })
+        })
+        .await?;
+        server.shutdown().await;
+        Ok(())
     }
 
     #[tokio::test]
