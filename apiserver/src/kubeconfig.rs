@@ -52,18 +52,7 @@ pub fn render(contexts: &[Context]) -> String {
 /// Writes a kubeconfig atomically (write then rename), so readers never see half a file; it
 /// may hold credentials, so only its owner can read it.
 pub fn write(path: &Path, contexts: &[Context]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(render(contexts).as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(tmp, path)
+    crate::pki::write_file(path, &render(contexts), 0o600)
 }
 
 #[cfg(test)]

@@ -136,7 +136,7 @@ impl ClusterCa {
 }
 
 /// Writes through a temporary file and a rename, so a crash never leaves a torn file.
-fn write_file(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
+pub(crate) fn write_file(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let tmp = path.with_extension("tmp");
