@@ -43,6 +43,21 @@ pub struct Reply {
     pub edns: Option<Edns>,
 }
 
+impl Reply {
+    /// A reply of only a header with `code`: no question, records or EDNS (SERVFAIL, FORMERR).
+    fn bare(mut metadata: Metadata, code: ResponseCode) -> Self {
+        metadata.response_code = code;
+        Reply {
+            metadata,
+            question: false,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+            edns: None,
+        }
+    }
+}
+
 /// A reply as hickory-server sends it.
 pub type Response<'q> = MessageResponse<
     'q,
@@ -350,16 +365,7 @@ impl Resolver {
             return bytes;
         }
         // Cannot happen for records this server builds; answer SERVFAIL rather than nothing.
-        let mut metadata = reply.metadata;
-        metadata.response_code = ResponseCode::ServFail;
-        let failed = Reply {
-            metadata,
-            question: false,
-            answers: Vec::new(),
-            authorities: Vec::new(),
-            additionals: Vec::new(),
-            edns: None,
-        };
+        let failed = Reply::bare(reply.metadata, ResponseCode::ServFail);
         bytes.clear();
         let mut encoder = BinEncoder::new(&mut bytes);
         match self
@@ -390,16 +396,10 @@ impl Resolver {
                 Some(self.encode(&reply, &request, protocol))
             }
             Err(_) => {
-                let mut metadata = Metadata::response_from_request(&header.metadata);
-                metadata.response_code = ResponseCode::FormErr;
-                let reply = Reply {
-                    metadata,
-                    question: false,
-                    answers: Vec::new(),
-                    authorities: Vec::new(),
-                    additionals: Vec::new(),
-                    edns: None,
-                };
+                let reply = Reply::bare(
+                    Metadata::response_from_request(&header.metadata),
+                    ResponseCode::FormErr,
+                );
                 Some(self.emit(&reply, &self.no_queries, protocol))
             }
         }
