@@ -29,7 +29,7 @@ use karmada_api::mcs::{
 };
 use karmada_runtime::Backoff;
 use karmada_runtime::controller::{Backed, run_with_backoff};
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -39,7 +39,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use self::desired::{desired_import, reporting_clusters, valid_conditions};
-use self::sync::{remove_derived, write_derived, write_import};
+use self::sync::{delete_if_present, remove_derived, write_derived, write_import};
 
 /// The label naming the controller that manages an EndpointSlice; reported slices carry
 /// [`REPORTER`] in it.
@@ -279,11 +279,11 @@ async fn reconcile(export: Arc<ServiceExport>, ctx: Arc<Context>) -> Result<Acti
         }
         None => {
             remove_derived(&ctx, &namespace, &name).await?;
-            match imports.delete(&name, &DeleteParams::default()).await {
-                Ok(_) => {
+            match delete_if_present(&imports, &name).await {
+                Ok(true) => {
                     tracing::info!(%namespace, %name, "deleted the ServiceImport of a Service that is gone");
                 }
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Ok(false) => {}
                 Err(source) => {
                     return Err(Error::DeleteImport {
                         namespace,

@@ -62,9 +62,18 @@ pub fn derived_service(import: &ServiceImport, owner: &OwnerReference) -> Servic
     }
 }
 
-/// `have` brought to `want`'s ports, type, labels and owner, or `None` when it has them. The
-/// cluster IP the apiserver allocated is kept.
-pub fn updated_service(have: &Service, want: &Service) -> Option<Service> {
+/// How a derived Service that exists is brought to the one wanted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceChange {
+    /// Replace it with this: `have` with `want`'s ports, labels and owner, keeping the cluster
+    /// IP the apiserver allocated.
+    Update(Service),
+    /// Delete it and create `want`: whether a Service is headless cannot change in place.
+    Recreate,
+}
+
+/// What `have` needs to become `want`, or `None` when it already is.
+pub fn updated_service(have: &Service, want: &Service) -> Option<ServiceChange> {
     let have_spec = have.spec.clone().unwrap_or_default();
     let want_spec = want.spec.clone().unwrap_or_default();
     let headless = |s: &ServiceSpec| s.cluster_ip.as_deref() == Some("None");
@@ -96,8 +105,7 @@ pub fn updated_service(have: &Service, want: &Service) -> Option<Service> {
         return None;
     }
     if headless(&have_spec) != headless(&want_spec) {
-        // A Service's cluster IP cannot change in place: the caller recreates it.
-        return Some(want.clone());
+        return Some(ServiceChange::Recreate);
     }
     let mut updated = have.clone();
     let spec = updated.spec.get_or_insert_with(ServiceSpec::default);
@@ -107,14 +115,7 @@ pub fn updated_service(have: &Service, want: &Service) -> Option<Service> {
     spec.session_affinity_config = want_spec.session_affinity_config;
     updated.labels_mut().extend(want.labels().clone());
     updated.metadata.owner_references = want.metadata.owner_references.clone();
-    Some(updated)
-}
-
-/// Whether an update of `have` to `updated` must delete and recreate it (headless changed).
-pub fn must_recreate(have: &Service, updated: &Service) -> bool {
-    let headless =
-        |s: &Service| s.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None");
-    headless(have) != headless(updated)
+    Some(ServiceChange::Update(updated))
 }
 
 /// The name of the slice imported from `cluster`'s reported slice `reported` (named

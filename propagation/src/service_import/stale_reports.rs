@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use karmada_api::cluster::Cluster;
-use kube::api::DeleteParams;
 use kube::runtime::reflector::Store;
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::Notify;
@@ -62,11 +61,11 @@ pub async fn run(
                 }
             }
             let api: Api<EndpointSlice> = Api::namespaced(client.clone(), &namespace);
-            match api.delete(&name, &DeleteParams::default()).await {
-                Ok(_) => {
+            match super::sync::delete_if_present(&api, &name).await {
+                Ok(true) => {
                     tracing::info!(%namespace, %name, "deleted the reported EndpointSlice of a cluster that no longer exists");
                 }
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Ok(false) => {}
                 Err(e) => {
                     tracing::warn!(%namespace, %name, error = %e, retry_in = ?RETRY, "cannot delete a stale reported EndpointSlice");
                     failed = true;

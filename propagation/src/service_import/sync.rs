@@ -12,7 +12,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::derived::{
-    derived_service, imported_slices, must_recreate, slice_up_to_date, surplus_slices,
+    ServiceChange, derived_service, imported_slices, slice_up_to_date, surplus_slices,
     updated_service,
 };
 use super::desired::{owner_reference, updated_import};
@@ -118,19 +118,19 @@ async fn write_service(ctx: &Context, namespace: &str, want: Service) -> Result<
         tracing::info!(%namespace, %name, "created the derived Service");
         return Ok(());
     };
-    let Some(updated) = updated_service(&have, &want) else {
-        return Ok(());
-    };
-    if must_recreate(&have, &updated) {
-        // Whether a Service is headless cannot change in place.
-        delete(&api, &name, "Service", namespace).await?;
-        api.create(&PostParams::default(), &want)
-            .await
-            .map_err(err)?;
-    } else {
-        api.replace(&name, &PostParams::default(), &updated)
-            .await
-            .map_err(err)?;
+    match updated_service(&have, &want) {
+        None => {}
+        Some(ServiceChange::Update(updated)) => {
+            api.replace(&name, &PostParams::default(), &updated)
+                .await
+                .map_err(err)?;
+        }
+        Some(ServiceChange::Recreate) => {
+            delete(&api, &name, "Service", namespace).await?;
+            api.create(&PostParams::default(), &want)
+                .await
+                .map_err(err)?;
+        }
     }
     Ok(())
 }
@@ -194,14 +194,25 @@ async fn delete<K>(
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    match api.delete(name, &DeleteParams::default()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(source) => Err(Error::WriteDerived {
+    delete_if_present(api, name)
+        .await
+        .map(drop)
+        .map_err(|source| Error::WriteDerived {
             kind,
             namespace: namespace.to_string(),
             name: name.to_string(),
             source,
-        }),
+        })
+}
+
+/// Deletes `name` unless it is already gone; whether this call deleted it.
+pub(super) async fn delete_if_present<K>(api: &Api<K>, name: &str) -> Result<bool, kube::Error>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(e),
     }
 }

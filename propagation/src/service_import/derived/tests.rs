@@ -95,8 +95,9 @@ fn a_derived_service_is_updated_only_when_it_differs_and_recreated_when_headless
     let mut edited = have.clone();
     edited.spec.as_mut().unwrap().ports.as_mut().unwrap().pop();
     edited.spec.as_mut().unwrap().selector = Some(BTreeMap::from([("app".into(), "x".into())]));
-    let updated = updated_service(&edited, &want).expect("ports and selector differ");
-    assert!(!must_recreate(&edited, &updated));
+    let Some(ServiceChange::Update(updated)) = updated_service(&edited, &want) else {
+        panic!("ports and selector differ, and are changed in place");
+    };
     let spec = updated.spec.as_ref().unwrap();
     assert_eq!(spec.cluster_ip.as_deref(), Some("10.96.0.9"));
     assert_eq!(spec.selector, None);
@@ -104,8 +105,11 @@ fn a_derived_service_is_updated_only_when_it_differs_and_recreated_when_headless
     assert_eq!(updated.labels()["team"], "shop", "others' labels stay");
 
     let headless = derived_service(&import("Headless"), &owner());
-    let replaced = updated_service(&have, &headless).expect("headless differs");
-    assert!(must_recreate(&have, &replaced));
+    assert_eq!(
+        updated_service(&have, &headless),
+        Some(ServiceChange::Recreate),
+        "headless differs"
+    );
 }
 
 #[test]
