@@ -6,6 +6,7 @@ mod edit;
 mod index;
 mod triggers;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use karmada_api::work::binding::{ObjectReference, ResourceBinding};
 use karmada_runtime::Backoff;
 use karmada_runtime::controller::{drain, reconciled, requeue_failed};
@@ -209,8 +211,13 @@ async fn distribute(parent: &ResourceBinding, ctx: &Context) -> Result<(Action, 
     };
     let selected = selections(&template);
     let mut wanted = dependencies(&template);
+    // What the selections listed is attached without reading each object again.
+    let mut listed = BTreeMap::new();
     for selection in &selected {
-        wanted.extend(select(parent, selection, ctx).await?);
+        for (dependency, reference) in select(parent, selection, ctx).await? {
+            wanted.push(dependency.clone());
+            listed.insert(dependency, reference);
+        }
     }
     wanted.sort();
     wanted.dedup();
@@ -222,7 +229,11 @@ async fn distribute(parent: &ResourceBinding, ctx: &Context) -> Result<(Action, 
     let mut wrote = false;
     let mut first_error = None;
     for dependency in &wanted {
-        match require(parent, dependency, ctx).await {
+        let attached = match listed.get(dependency) {
+            Some(reference) => attach(parent, reference, ctx).await.map(Some),
+            None => require(parent, dependency, ctx).await,
+        };
+        match attached {
             Ok(Some(written)) => {
                 wrote |= written;
                 kept.push(crate::detector::binding_name(
@@ -274,12 +285,12 @@ async fn api(
         })
 }
 
-/// The objects `selection` picks today, as named dependencies.
+/// The objects `selection` picks today, as named dependencies with their references.
 async fn select(
     parent: &ResourceBinding,
     selection: &Selection,
     ctx: &Context,
-) -> Result<Vec<Dependency>, Error> {
+) -> Result<Vec<(Dependency, ObjectReference)>, Error> {
     let object = format!(
         "{} {} in {}",
         selection.kind,
@@ -307,11 +318,15 @@ async fn select(
         .items
         .into_iter()
         .filter(|o| o.metadata.deletion_timestamp.is_none())
-        .map(|o| Dependency {
-            api_version: selection.api_version.clone(),
-            kind: selection.kind.clone(),
-            namespace: selection.namespace.clone(),
-            name: o.name_any(),
+        .map(|o| {
+            let dependency = Dependency {
+                api_version: selection.api_version.clone(),
+                kind: selection.kind.clone(),
+                namespace: selection.namespace.clone(),
+                name: o.name_any(),
+            };
+            let reference = reference(&dependency, &o.metadata);
+            (dependency, reference)
         })
         .collect())
 }
@@ -348,17 +363,32 @@ async fn require(
         tracing::debug!(binding = %describe(parent), ?dependency, "dependency does not exist yet");
         return Ok(None);
     };
-    let reference = ObjectReference {
+    attach(parent, &reference(dependency, &found.metadata), ctx)
+        .await
+        .map(Some)
+}
+
+/// The reference an attached binding records for `dependency`, as it was when read.
+fn reference(dependency: &Dependency, metadata: &ObjectMeta) -> ObjectReference {
+    ObjectReference {
         api_version: dependency.api_version.clone(),
         kind: dependency.kind.clone(),
         namespace: Some(dependency.namespace.clone()),
         name: dependency.name.clone(),
-        uid: found.metadata.uid.clone(),
-        resource_version: found.metadata.resource_version.clone(),
-    };
-    edit::require(&ctx.client, parent, &reference)
+        uid: metadata.uid.clone(),
+        resource_version: metadata.resource_version.clone(),
+    }
+}
+
+/// Records `parent` on the attached binding of the object `reference` names: whether that
+/// took a write.
+async fn attach(
+    parent: &ResourceBinding,
+    reference: &ObjectReference,
+    ctx: &Context,
+) -> Result<bool, Error> {
+    edit::require(&ctx.client, parent, reference)
         .await
-        .map(Some)
         .map_err(|source| Error::Edit {
             binding: describe(parent),
             source,
