@@ -305,10 +305,7 @@ async fn serve(
         let (acceptor, router, watcher) = (acceptor.clone(), router.clone(), graceful.watcher());
         tokio::spawn(async move {
             let Some(acceptor) = acceptor else {
-                let connection = connection(stream, router, peer, None, header_timeout);
-                if let Err(e) = watcher.watch(connection).await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                }
+                connection(stream, router, peer, None, header_timeout, watcher).await;
                 return;
             };
             let stream = match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
@@ -329,10 +326,7 @@ async fn serve(
                 .and_then(|chain| chain.first())
                 .and_then(crate::tls::certificate_user)
                 .map(ClientCertificate);
-            let connection = connection(stream, router, peer, certificate, header_timeout);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
+            connection(stream, router, peer, certificate, header_timeout, watcher).await;
         });
     }
     tokio::select! {
@@ -341,17 +335,16 @@ async fn serve(
     }
 }
 
-/// One connection served by `router`, its requests tagged with `peer` and `certificate`.
-fn connection<S>(
+/// Serves one connection with `router` until it ends or `watcher`'s server drains it; its
+/// requests are tagged with `peer` and `certificate`.
+async fn connection<S>(
     stream: S,
     router: axum::Router,
     peer: SocketAddr,
     certificate: Option<ClientCertificate>,
     header_timeout: Duration,
-) -> impl hyper_util::server::graceful::GracefulConnection<
-    Output = Result<(), Box<dyn std::error::Error + Send + Sync>>,
->
-where
+    watcher: hyper_util::server::graceful::Watcher,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -371,9 +364,12 @@ where
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
-    builder
+    let connection = builder
         .serve_connection_with_upgrades(TokioIo::new(stream), service)
-        .into_owned()
+        .into_owned();
+    if let Err(e) = watcher.watch(connection).await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
 }
 
 /// Creates the namespaces every Kubernetes cluster has, and the default RBAC roles and bindings.
