@@ -66,8 +66,11 @@ async fn dispatch(State(api): State<Arc<Api>>, mut request: Request) -> Response
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let received = jiff::Timestamp::now();
-    let uri = request.uri().to_string();
+    // When and what was asked, kept only for the audit log.
+    let audited = api
+        .audit
+        .as_ref()
+        .map(|audit| (audit, jiff::Timestamp::now(), request.uri().to_string()));
     let admission = authz::admit(
         &api,
         request.method(),
@@ -105,7 +108,7 @@ async fn dispatch(State(api): State<Arc<Api>>, mut request: Request) -> Response
         (None, Ok(())) => error(&Error::NotFoundPath),
     };
     let status = response.status().as_u16();
-    if let Some(audit) = &api.audit {
+    if let Some((audit, received, uri)) = audited {
         audit.record(&audit::Event {
             attributes: &admission.attributes,
             uri: &uri,
