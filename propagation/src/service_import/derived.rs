@@ -67,7 +67,7 @@ pub fn derived_service(import: &ServiceImport, owner: &OwnerReference) -> Servic
 pub enum ServiceChange {
     /// Replace it with this: `have` with `want`'s ports, labels and owner, keeping the cluster
     /// IP the apiserver allocated.
-    Update(Service),
+    Update(Box<Service>),
     /// Delete it and create `want`: whether a Service is headless cannot change in place.
     Recreate,
 }
@@ -115,7 +115,7 @@ pub fn updated_service(have: &Service, want: &Service) -> Option<ServiceChange> 
     spec.session_affinity_config = want_spec.session_affinity_config;
     updated.labels_mut().extend(want.labels().clone());
     updated.metadata.owner_references = want.metadata.owner_references.clone();
-    Some(ServiceChange::Update(updated))
+    Some(ServiceChange::Update(Box::new(updated)))
 }
 
 /// The name of the slice imported from `cluster`'s reported slice `reported` (named
