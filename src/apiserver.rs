@@ -32,8 +32,8 @@ pub struct AuthArgs {
     /// /healthz, /livez, /readyz and /version, and RBAC decides what each user may do; the
     /// kubeconfig written into --data-dir trusts the CA and carries an admin token (kept in
     /// DIR/admin-token). `AlwaysAllow`: plain HTTP where anyone may do anything, for
-    /// development on loopback only.
-    #[arg(long, value_enum, default_value_t = AuthorizationMode::AlwaysAllow)]
+    /// development on a loopback address only.
+    #[arg(long, value_enum, default_value_t = AuthorizationMode::Rbac)]
     pub authorization_mode: AuthorizationMode,
     /// Static bearer tokens, one `token,user,uid[,"group1,group2"]` per line (kube-apiserver's
     /// format).
@@ -53,11 +53,25 @@ pub enum AuthorizationMode {
     Rbac,
 }
 
+/// The cluster CA kept in `DIR/pki` (made on first start), or one made for this run without a
+/// data directory.
+pub fn cluster_ca(data_dir: Option<&Path>, name: &str) -> anyhow::Result<ClusterCa> {
+    Ok(match data_dir {
+        Some(dir) => ClusterCa::load_or_create(&dir.join("pki"), name)?,
+        None => ClusterCa::generate(name)?,
+    })
+}
+
 impl AuthArgs {
-    /// `config` with these settings. An RBAC server serves HTTPS with a certificate of the
-    /// cluster CA (kept in the data directory, or made for this run without one) and, with a
-    /// data directory, gets its admin token (made on first start, reused after).
-    pub fn apply(&self, config: Config, data_dir: Option<&Path>) -> anyhow::Result<Config> {
+    /// `config` with these settings. An RBAC server serves HTTPS with a certificate of `ca`
+    /// and gets an admin token: kept in the data directory (made on first start, reused
+    /// after), or made for this run without one. Plain HTTP is refused off loopback.
+    pub fn apply(
+        &self,
+        config: Config,
+        data_dir: Option<&Path>,
+        ca: &ClusterCa,
+    ) -> anyhow::Result<Config> {
         let authorization = match self.authorization_mode {
             AuthorizationMode::AlwaysAllow => Mode::AlwaysAllow,
             AuthorizationMode::Rbac => Mode::Rbac,
@@ -67,28 +81,34 @@ impl AuthArgs {
             ..config
         };
         if authorization == Mode::AlwaysAllow {
+            anyhow::ensure!(
+                config.listen.ip().is_loopback(),
+                "--authorization-mode AlwaysAllow serves plain HTTP to anyone, so it only \
+                 listens on a loopback address, not {}; use --authorization-mode RBAC (the \
+                 default) or listen on 127.0.0.1",
+                config.listen.ip()
+            );
             return Ok(Config {
                 authorization,
                 token_file: self.token_auth_file.clone(),
                 ..config
             });
         }
-        let ca = match data_dir {
-            Some(dir) => ClusterCa::load_or_create(&dir.join("pki"), "karmada-ca")?,
-            None => ClusterCa::generate("karmada-ca")?,
-        };
         let mut hosts = vec!["127.0.0.1".to_string(), "localhost".to_string()];
         let ip = config.listen.ip();
         if !ip.is_unspecified() && !ip.is_loopback() {
             hosts.push(ip.to_string());
         }
-        let serving = tls::serving_certificate(&ca, &hosts)?;
-        let admin_token = data_dir.map(admin_token).transpose()?;
+        let serving = tls::serving_certificate(ca, &hosts)?;
+        let admin_token = match data_dir {
+            Some(dir) => admin_token(dir)?,
+            None => new_token(),
+        };
         Ok(Config {
             authorization,
             token_file: self.token_auth_file.clone(),
-            admin_token,
-            tls: Some(Arc::new(tls::Tls::new(&ca, &serving)?)),
+            admin_token: Some(admin_token),
+            tls: Some(Arc::new(tls::Tls::new(ca, &serving)?)),
             ..config
         })
     }
@@ -110,8 +130,7 @@ fn admin_token(dir: &Path) -> anyhow::Result<String> {
     }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-    let bytes: [u8; 32] = rand::random();
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = new_token();
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -121,6 +140,12 @@ fn admin_token(dir: &Path) -> anyhow::Result<String> {
     file.write_all(token.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(token)
+}
+
+/// A fresh random bearer token: 256 bits, in hex.
+fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where a control plane keeps its data; shared by every command that runs an apiserver.
@@ -174,6 +199,7 @@ impl StorageArgs {
             server: url.into(),
             token,
             ca_pem,
+            client_certificate: None,
         };
         kubeconfig::write(&path, &[context])
             .with_context(|| format!("cannot write {}", path.display()))
@@ -187,13 +213,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         karmada_api: true,
         ..Config::new(args.listen, args.storage.backend()?)
     };
-    let config = args.auth.apply(config, args.storage.data_dir.as_deref())?;
-    let admin_token = config.admin_token.clone();
-    let ca_pem = config.tls.as_ref().map(|tls| tls.ca_pem.clone());
+    let data_dir = args.storage.data_dir.as_deref();
+    let ca = cluster_ca(data_dir, "karmada-ca")?;
+    let config = args.auth.apply(config, data_dir, &ca)?;
     let running = server::start(config, cancel).await?;
     let url = running.url();
-    args.storage
-        .write_kubeconfig("karmada-apiserver", &url, admin_token, ca_pem)?;
+    args.storage.write_kubeconfig(
+        "karmada-apiserver",
+        &url,
+        running.admin_token.clone(),
+        running.ca_pem.clone(),
+    )?;
     tracing::info!(%url, "apiserver ready");
     running.wait().await;
     Ok(())

@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use karmada_agents::member::cluster::{self, Config};
 use karmada_agents::member::controllers::service::ServiceConfig;
 use karmada_agents::member::kubelet;
-use karmada_apiserver::pki::ClusterCa;
+use karmada_apiserver::server;
 
-use crate::apiserver::StorageArgs;
+use crate::apiserver::{AuthArgs, StorageArgs, cluster_ca};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -19,6 +19,8 @@ pub struct Args {
     listen: SocketAddr,
     #[command(flatten)]
     storage: StorageArgs,
+    #[command(flatten)]
+    auth: AuthArgs,
     /// Number of simulated nodes.
     #[arg(long, default_value_t = 3)]
     nodes: usize,
@@ -67,14 +69,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         pod_cidr: args.pod_cidr.clone(),
         ..kubelet::Config::default()
     };
-    let ca = match &args.storage.data_dir {
-        Some(dir) => ClusterCa::load_or_create(&dir.join("pki"), &format!("{}-ca", args.name))?,
-        None => ClusterCa::generate(&format!("{}-ca", args.name))?,
-    };
+    let data_dir = args.storage.data_dir.as_deref();
+    let ca = cluster_ca(data_dir, &format!("{}-ca", args.name))?;
+    let apiserver = server::Config::new(args.listen, args.storage.backend()?);
+    let apiserver = args.auth.apply(apiserver, data_dir, &ca)?;
     let config = Config {
         name: args.name.clone(),
-        listen: args.listen,
-        backend: args.storage.backend()?,
+        apiserver,
         nodes,
         services: ServiceConfig {
             service_cidr: args.service_cidr.clone(),
@@ -86,8 +87,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let cancel = crate::shutdown_signal();
     let member = cluster::start(config, cancel).await?;
     let url = member.url();
-    args.storage
-        .write_kubeconfig(&args.name, &url, None, None)?;
+    let server = &member.apiserver;
+    args.storage.write_kubeconfig(
+        &args.name,
+        &url,
+        server.admin_token.clone(),
+        server.ca_pem.clone(),
+    )?;
     tracing::info!(name = %args.name, %url, "member ready");
     member.wait().await;
     Ok(())

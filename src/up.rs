@@ -285,11 +285,13 @@ impl Federation {
             let member_kubeconfig = self.dir.join(&member.name).join("kubeconfig");
             match member.mode {
                 Mode::Pull => {
+                    let agent_kubeconfig =
+                        agent_identity(&client, &federation_dir, &self.dir, &member.name).await?;
                     let args = command(
                         "agent",
                         [
                             ("--cluster", member.name.clone()),
-                            ("--karmada-kubeconfig", federation_kubeconfig.clone()),
+                            ("--karmada-kubeconfig", path(&agent_kubeconfig)),
                             ("--member-kubeconfig", path(&member_kubeconfig)),
                             ("--region", member.region.clone()),
                             ("--zone", member.zone.clone()),
@@ -335,26 +337,24 @@ impl Federation {
         Ok((url, port))
     }
 
-    /// `DIR/kubeconfig` (contexts `karmada`, then every member; `karmada` current) and
-    /// `DIR/endpoints.json`.
+    /// `DIR/kubeconfig` (contexts `karmada`, then every member; `karmada` current, each with
+    /// its server's CA and admin credentials) and `DIR/endpoints.json`.
     fn write_client_files(
         &self,
         apiserver: &str,
         members: &BTreeMap<String, String>,
         dns: SocketAddr,
     ) -> anyhow::Result<()> {
-        let mut contexts = vec![kubeconfig::Context {
-            token: None,
-            ca_pem: None,
-            name: "karmada".into(),
-            server: apiserver.into(),
-        }];
-        contexts.extend(members.iter().map(|(name, url)| kubeconfig::Context {
-            token: None,
-            ca_pem: None,
-            name: name.clone(),
-            server: url.clone(),
-        }));
+        // Each server's own kubeconfig holds its CA and admin token.
+        let context = |name: &str, dir: &str| {
+            let credentials =
+                crate::kubeconfig::credentials(&self.dir.join(dir).join("kubeconfig"))?;
+            crate::kubeconfig::context(name, &credentials)
+        };
+        let mut contexts = vec![context("karmada", "federation")?];
+        for name in members.keys() {
+            contexts.push(context(name, name)?);
+        }
         // Sorted by name, member10 would come before member2.
         contexts[1..].sort_by_key(|c| member_index(&c.name));
         let path = self.dir.join("kubeconfig");
@@ -371,6 +371,40 @@ impl Federation {
             &serde_json::to_vec_pretty(&endpoints).expect("endpoints serialize"),
         )
     }
+}
+
+/// Gives the agent of `cluster` its own identity: a client certificate of the federation's CA
+/// (user `system:karmada:agent:<cluster>`, group `system:karmada:agents`) in
+/// `DIR/agents/<cluster>.kubeconfig`, and the RBAC that confines it to its own cluster.
+/// Returns that kubeconfig's path.
+async fn agent_identity(
+    federation: &kube::Client,
+    federation_dir: &Path,
+    dir: &Path,
+    cluster: &str,
+) -> anyhow::Result<PathBuf> {
+    use karmada_agents::agent::identity;
+    identity::grant(federation, cluster).await?;
+    let admin = crate::kubeconfig::credentials(&federation_dir.join("kubeconfig"))?;
+    let ca = karmada_apiserver::pki::ClusterCa::load_or_create(
+        &federation_dir.join("pki"),
+        "karmada-ca",
+    )?;
+    let certificate = karmada_apiserver::tls::client_certificate(
+        &ca,
+        &identity::user(cluster),
+        Some(identity::AGENTS_GROUP),
+    )?;
+    let mut context = crate::kubeconfig::context("karmada", &admin)?;
+    context.token = None;
+    context.client_certificate = Some(certificate);
+    let agents = dir.join("agents");
+    std::fs::create_dir_all(&agents)
+        .with_context(|| format!("cannot create {}", agents.display()))?;
+    let path = agents.join(format!("{cluster}.kubeconfig"));
+    kubeconfig::write(&path, &[context])
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }
 
 /// Starts `karmada <args> --listen 127.0.0.1:<port>` (an apiserver or a member, with

@@ -347,11 +347,11 @@ fn a_cluster_cut_off_by_the_network_fails_over() -> anyhow::Result<()> {
     std::fs::write(
         &path,
         kubeconfig(&[
-            ("karmada", federation.apiserver.url()),
-            ("member1", member1.server.url()),
-            ("member2", member2.url()),
-            ("member3", member3.server.url()),
-        ]),
+            ("karmada", &federation.apiserver),
+            ("member1", &member1.server),
+            ("member2", &member2),
+            ("member3", &member3.server),
+        ])?,
     )?;
     let k = &Kubectl::for_kubeconfig(&path)?;
     let logs = || {

@@ -27,7 +27,7 @@ fn up_runs_a_federation_where_every_sample_lands_as_the_readme_says() -> anyhow:
     // The files a user and their tools read.
     let endpoints = up.endpoints()?;
     let apiserver = endpoints["apiserver"].as_str().context("apiserver URL")?;
-    ensure!(apiserver.starts_with("http://127.0.0.1:"), "{endpoints}");
+    ensure!(apiserver.starts_with("https://127.0.0.1:"), "{endpoints}");
     for member in MEMBERS {
         ensure!(endpoints["members"][member].is_string(), "{endpoints}");
     }

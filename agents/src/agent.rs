@@ -4,4 +4,5 @@ pub mod execution;
 
 pub mod cluster;
 pub mod estimator;
+pub mod identity;
 pub mod mcs;

@@ -18,7 +18,7 @@ use karmada_api::mcs::{
     ANNOTATION_SERVICE_IPS, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SOURCE_CLUSTER,
     REPORTER, ServiceExport,
 };
-use karmada_apiserver::server::Backend;
+use karmada_apiserver::server::{self, Backend};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
@@ -120,8 +120,7 @@ async fn exported_services_are_reported_to_the_federation() -> anyhow::Result<()
     let cancel = CancellationToken::new();
     let config = member::cluster::Config {
         name: CLUSTER.into(),
-        listen: "127.0.0.1:0".parse()?,
-        backend: Backend::Memory,
+        apiserver: server::Config::new("127.0.0.1:0".parse()?, Backend::Memory),
         nodes: kubelet::Config {
             nodes: 2,
             ready_delay: Duration::from_millis(100),

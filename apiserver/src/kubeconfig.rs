@@ -11,6 +11,8 @@ pub struct Context {
     pub token: Option<String>,
     /// The CA (PEM) that signed an HTTPS server's certificate.
     pub ca_pem: Option<String>,
+    /// A client certificate and key the context's user presents.
+    pub client_certificate: Option<crate::tls::Issued>,
 }
 
 /// Renders a kubeconfig with one cluster, user and context per entry; the first is current.
@@ -28,12 +30,23 @@ pub fn render(contexts: &[Context]) -> String {
             let data = base64::engine::general_purpose::STANDARD.encode(ca);
             clusters.push_str(&format!("    certificate-authority-data: {data}\n"));
         }
-        match &c.token {
-            Some(token) => users.push_str(&format!(
-                "- name: {}\n  user:\n    token: {token}\n",
-                c.name
-            )),
-            None => users.push_str(&format!("- name: {}\n  user: {{}}\n", c.name)),
+        let mut user = String::new();
+        if let Some(token) = &c.token {
+            user.push_str(&format!("    token: {token}\n"));
+        }
+        if let Some(issued) = &c.client_certificate {
+            use base64::Engine as _;
+            let base64 = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
+            user.push_str(&format!(
+                "    client-certificate-data: {}\n    client-key-data: {}\n",
+                base64(&issued.cert_pem),
+                base64(&issued.key_pem)
+            ));
+        }
+        if user.is_empty() {
+            users.push_str(&format!("- name: {}\n  user: {{}}\n", c.name));
+        } else {
+            users.push_str(&format!("- name: {}\n  user:\n{user}", c.name));
         }
         ctxs.push_str(&format!(
             "- name: {0}\n  context:\n    cluster: {0}\n    user: {0}\n    namespace: default\n",
@@ -65,12 +78,14 @@ mod tests {
             Context {
                 token: None,
                 ca_pem: None,
+                client_certificate: None,
                 name: "karmada".into(),
                 server: "http://127.0.0.1:1".into(),
             },
             Context {
                 token: Some("s3cret".into()),
                 ca_pem: Some("PEM".into()),
+                client_certificate: None,
                 name: "member1".into(),
                 server: "http://127.0.0.1:2".into(),
             },
@@ -81,6 +96,26 @@ mod tests {
         assert!(text.contains("- name: member1\n  user:\n    token: s3cret\n"));
         assert!(
             text.contains("server: http://127.0.0.1:2\n    certificate-authority-data: UEVN\n")
+        );
+    }
+
+    #[test]
+    fn a_client_certificate_is_written_as_data() {
+        let text = render(&[Context {
+            token: None,
+            ca_pem: None,
+            client_certificate: Some(crate::tls::Issued {
+                cert_pem: "CERT".into(),
+                key_pem: "KEY".into(),
+            }),
+            name: "agent".into(),
+            server: "https://127.0.0.1:1".into(),
+        }]);
+        assert!(
+            text.contains(
+                "- name: agent\n  user:\n    client-certificate-data: Q0VSVA==\n    client-key-data: S0VZ\n"
+            ),
+            "{text}"
         );
     }
 

@@ -129,8 +129,10 @@ pub enum Error {
 /// A running server. Dropping it does not stop it; call [`Running::shutdown`].
 pub struct Running {
     pub addr: SocketAddr,
-    /// Whether it serves HTTPS.
-    pub tls: bool,
+    /// The CA (PEM) of the HTTPS server's certificate; `None` when it serves plain HTTP.
+    pub ca_pem: Option<String>,
+    /// The admin token it accepts, if it was given one.
+    pub admin_token: Option<String>,
     pub api: Arc<Api>,
     cancel: CancellationToken,
     tasks: JoinSet<()>,
@@ -139,7 +141,11 @@ pub struct Running {
 impl Running {
     /// The base URL clients use.
     pub fn url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://{}", self.addr)
     }
 
@@ -268,7 +274,8 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
     ));
     Ok(Running {
         addr,
-        tls: tls.is_some(),
+        ca_pem: tls.as_ref().map(|tls| tls.ca_pem.clone()),
+        admin_token: config.admin_token.clone(),
         api,
         cancel,
         tasks,

@@ -31,10 +31,19 @@ pub enum Error {
 }
 
 /// A certificate and its key, in PEM.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Issued {
     pub cert_pem: String,
     pub key_pem: String,
+}
+
+impl std::fmt::Debug for Issued {
+    // The key stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("cert_pem", &self.cert_pem)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What an HTTPS server needs: its rustls configuration, and the CA clients should trust.

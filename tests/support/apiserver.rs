@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use karmada_agents::push::credentials::Credentials;
+use kube::config::Kubeconfig;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_karmada");
 const READY_DEADLINE: Duration = Duration::from_secs(30);
@@ -64,6 +66,12 @@ impl ApiServer {
                 command.args(["--etcd-endpoints", endpoint, "--etcd-prefix", prefix]);
             }
         }
+        // Only a server with a data directory writes a kubeconfig with its CA and admin
+        // token; the others serve plain HTTP to anyone (on loopback), unless told otherwise.
+        let mode_given = command_args.contains(&"--authorization-mode");
+        if !mode_given && !matches!(store, Store::Embedded(_)) {
+            command.args(["--authorization-mode", "AlwaysAllow"]);
+        }
         let mut child = command
             .spawn()
             .with_context(|| format!("starting {BINARY}"))?;
@@ -102,15 +110,22 @@ impl ApiServer {
             Store::Memory | Store::Etcd { .. } => {
                 let dir = tempfile::tempdir().context("creating a directory for the kubeconfig")?;
                 server.kubeconfig = dir.path().join("kubeconfig");
-                std::fs::write(&server.kubeconfig, kubeconfig(&[("test", &server.url)]))
-                    .context("writing the kubeconfig")?;
+                let plain = Credentials {
+                    server: server.url.clone(),
+                    ..Credentials::default()
+                };
+                std::fs::write(
+                    &server.kubeconfig,
+                    serde_json::to_string_pretty(&plain.kubeconfig("test"))?,
+                )
+                .context("writing the kubeconfig")?;
                 server._own_dir = Some(dir);
             }
         }
         Ok(server)
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    /// The base URL, e.g. `https://127.0.0.1:41234`.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -245,24 +260,21 @@ pub fn strip_ansi(text: &str) -> String {
     out
 }
 
-/// A kubeconfig for plain-HTTP servers with a cluster, user and context per `(name, url)`,
-/// the first one current.
-pub fn kubeconfig(servers: &[(&str, &str)]) -> String {
-    let current = servers.first().map_or("", |(name, _)| name);
-    let mut clusters = String::new();
-    let mut users = String::new();
-    let mut contexts = String::new();
-    for (name, url) in servers {
-        clusters.push_str(&format!("- name: {name}\n  cluster:\n    server: {url}\n"));
-        users.push_str(&format!("- name: {name}\n  user: {{}}\n"));
-        contexts.push_str(&format!(
-            "- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n"
-        ));
+/// A kubeconfig (JSON, which kubectl reads like YAML) with a context per `(name, server)`,
+/// each with that server's URL, CA and credentials; the first is current.
+pub fn kubeconfig(servers: &[(&str, &ApiServer)]) -> anyhow::Result<String> {
+    let mut merged: Option<Kubeconfig> = None;
+    for (name, server) in servers {
+        let own = Kubeconfig::read_from(server.kubeconfig())
+            .with_context(|| format!("reading {}", server.kubeconfig().display()))?;
+        let credentials = Credentials::from_kubeconfig(&own, None)?;
+        let next = credentials.kubeconfig(name);
+        merged = Some(match merged {
+            None => next,
+            Some(so_far) => so_far.merge(next)?,
+        });
     }
-    format!(
-        "apiVersion: v1\nkind: Config\npreferences: {{}}\ncurrent-context: {current}\n\
-         clusters:\n{clusters}users:\n{users}contexts:\n{contexts}"
-    )
+    Ok(serde_json::to_string_pretty(&merged.unwrap_or_default())?)
 }
 
 #[test]

@@ -1,9 +1,7 @@
 //! One member cluster: starts the apiserver, then every controller, the scheduler and the
 //! simulated kubelets against it through kube-rs.
 
-use std::net::SocketAddr;
-
-use karmada_apiserver::server::{self, Backend, Running};
+use karmada_apiserver::server::{self, Running};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -18,8 +16,8 @@ use super::{kubelet, scheduler};
 #[derive(Debug, Clone)]
 pub struct Config {
     pub name: String,
-    pub listen: SocketAddr,
-    pub backend: Backend,
+    /// The member's apiserver: where it listens, its store, and who may use it.
+    pub apiserver: server::Config,
     pub nodes: kubelet::Config,
     pub services: service::ServiceConfig,
     /// The cluster CA certificate (PEM) published as `kube-root-ca.crt` in every namespace.
@@ -32,7 +30,7 @@ pub enum Error {
     #[error("cannot start the member's apiserver: {0}")]
     Apiserver(#[from] server::Error),
     #[error("cannot build a client for the member's apiserver: {0}")]
-    Client(String),
+    Client(#[from] crate::push::credentials::Error),
 }
 
 /// A running member. Stop it by cancelling the token it was started with, then [`Member::wait`].
@@ -61,17 +59,19 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Member, 
     let apiserver = server::start(
         server::Config {
             mcs_api: true,
-            ..server::Config::new(config.listen, config.backend.clone())
+            ..config.apiserver
         },
         cancel.clone(),
     )
     .await?;
-    let url = apiserver
-        .url()
-        .parse()
-        .map_err(|e| Error::Client(format!("{e}")))?;
-    let client =
-        kube::Client::try_from(kube::Config::new(url)).map_err(|e| Error::Client(e.to_string()))?;
+    // The member's own components act as its admin, as a kubeadm control plane's do.
+    let credentials = crate::push::credentials::Credentials {
+        server: apiserver.url(),
+        ca_bundle: apiserver.ca_pem.clone().map(String::into_bytes),
+        token: apiserver.admin_token.clone(),
+        ..Default::default()
+    };
+    let client = credentials.client(&config.name).await?;
     // One pod cache for every controller that needs all pods.
     let (pods, fill) =
         runtime::pod_cache(&Context::new(client.clone(), "pod-cache", cancel.clone()));

@@ -136,7 +136,8 @@ async fn renew(
         })
 }
 
-/// Creates the Lease namespace; it already existing is fine.
+/// Creates the Lease namespace; it already existing is fine. An agent with its own identity
+/// may not create namespaces: whoever granted it access made this one.
 async fn ensure_namespace(namespaces: &Api<Namespace>, cluster: &str) -> Result<(), Error> {
     let namespace = Namespace {
         metadata: ObjectMeta {
@@ -147,7 +148,7 @@ async fn ensure_namespace(namespaces: &Api<Namespace>, cluster: &str) -> Result<
     };
     match namespaces.create(&PostParams::default(), &namespace).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 || s.code == 403 => Ok(()),
         Err(source) => Err(Error::Heartbeat {
             cluster: cluster.into(),
             source,
