@@ -3,7 +3,8 @@
 //! credentials get 401 (health excepted); a service account bound to `view` reads but gets
 //! Kubernetes' 403 when it writes; `kubectl auth can-i` and `whoami` answer for the caller; a
 //! client certificate of the cluster CA names its user, one of a foreign CA is refused; the
-//! audit log records every change and refusal.
+//! audit log records every change and refusal. On `karmada up`, each pull agent's own identity
+//! reaches its cluster's objects and nothing of another cluster's.
 
 mod support;
 
@@ -17,6 +18,7 @@ use karmada_apiserver::tls::client_certificate;
 use support::apiserver::{ApiServer, Store};
 use support::kubectl::Kubectl;
 use support::poll;
+use support::up::Up;
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -248,5 +250,135 @@ fn rbac_gates_every_request_as_kubernetes_does() -> anyhow::Result<()> {
             Err(format!("{} {}", out.stdout, out.stderr))
         }
     })?;
+    Ok(())
+}
+
+#[test]
+fn each_agent_of_karmada_up_reaches_only_its_own_cluster() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let up = Up::start(dir.path(), &["--members", "2", "--port", "0"])?;
+    // The agents registered and report through their own identities: `up` is ready only once
+    // both clusters are Ready.
+    for cluster in ["member1", "member2"] {
+        up.kubectl
+            .until_prints(
+                &format!("{cluster} Ready"),
+                DEADLINE,
+                &[
+                    "get",
+                    "cluster",
+                    cluster,
+                    "-o",
+                    "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+                ],
+                "True",
+            )
+            .with_context(|| up.logs())?;
+    }
+    let agent = Kubectl::for_kubeconfig(&dir.path().join("agents/member1.kubeconfig"))?;
+    ensure!(
+        !std::fs::read_to_string(dir.path().join("agents/member1.kubeconfig"))?.contains("token:"),
+        "the agent's kubeconfig must not carry the admin token"
+    );
+    let who = agent.ok(&["auth", "whoami"])?;
+    ensure!(
+        who.contains("system:karmada:agent:member1") && who.contains("system:karmada:agents"),
+        "{who}"
+    );
+
+    // Its own: Works, Cluster, status and Lease.
+    agent.ok(&["get", "works", "-n", "karmada-es-member1"])?;
+    agent.ok(&["get", "cluster", "member1"])?;
+    agent.ok(&["get", "lease", "member1", "-n", "karmada-cluster"])?;
+    let empty = ["--subresource", "status", "--type", "merge", "-p", "{}"];
+    let mut own_status = vec!["patch", "cluster", "member1"];
+    own_status.extend(empty);
+    agent.ok(&own_status)?;
+
+    // Anything of member2, and every Secret, is refused with Kubernetes' message.
+    let user = "User \"system:karmada:agent:member1\"";
+    let refusals: [(Vec<&str>, String); 5] = [
+        (
+            vec!["get", "works", "-n", "karmada-es-member2"],
+            format!(
+                "works.work.karmada.io is forbidden: {user} cannot list resource \"works\" in API \
+                 group \"work.karmada.io\" in the namespace \"karmada-es-member2\""
+            ),
+        ),
+        (
+            [vec!["patch", "cluster", "member2"], empty.to_vec()].concat(),
+            format!(
+                "clusters.cluster.karmada.io \"member2\" is forbidden: {user} cannot get \
+                 resource \"clusters/status\" in API group \"cluster.karmada.io\" at the cluster \
+                 scope"
+            ),
+        ),
+        (
+            vec!["get", "cluster", "member2"],
+            format!(
+                "clusters.cluster.karmada.io \"member2\" is forbidden: {user} cannot get resource \
+                 \"clusters\" in API group \"cluster.karmada.io\" at the cluster scope"
+            ),
+        ),
+        (
+            vec!["get", "lease", "member2", "-n", "karmada-cluster"],
+            format!(
+                "leases.coordination.k8s.io \"member2\" is forbidden: {user} cannot get resource \
+                 \"leases\" in API group \"coordination.k8s.io\" in the namespace \
+                 \"karmada-cluster\""
+            ),
+        ),
+        (
+            vec!["get", "secrets", "-n", "karmada-cluster"],
+            format!(
+                "secrets is forbidden: {user} cannot list resource \"secrets\" in API group \"\" \
+                 in the namespace \"karmada-cluster\""
+            ),
+        ),
+    ];
+    for (args, message) in refusals {
+        let refused = agent.fails(&args, None)?;
+        ensure!(
+            refused.stderr.contains(&message),
+            "{args:?}: {}\nexpected: {message}",
+            refused.stderr
+        );
+    }
+    // Registering another cluster is refused, though RBAC cannot tell creates apart by name.
+    let other = "apiVersion: cluster.karmada.io/v1alpha1\nkind: Cluster\nmetadata: {name: member9}\n\
+                 spec: {syncMode: Pull, apiEndpoint: \"https://127.0.0.1:1\"}\n";
+    let refused = agent.fails(&["create", "-f", "-"], Some(other))?;
+    ensure!(
+        refused.stderr.contains(
+            "clusters.cluster.karmada.io \"member9\" is forbidden: agent \
+             \"system:karmada:agent:member1\" may only create the Cluster of its own cluster"
+        ),
+        "{}",
+        refused.stderr
+    );
+    // Holding member2's Cluster does not help: writing its status is refused too, and the
+    // status stays as member2's agent wrote it.
+    let member2 = up
+        .kubectl
+        .ok(&["get", "cluster", "member2", "-o", "json"])?;
+    let forged = member2.replace("\"status\": \"True\"", "\"status\": \"False\"");
+    ensure!(forged != member2, "no True condition to forge in {member2}");
+    let refused = agent.fails(
+        &["replace", "--subresource", "status", "-f", "-"],
+        Some(&forged),
+    )?;
+    let message = format!(
+        "clusters.cluster.karmada.io \"member2\" is forbidden: {user} cannot update resource \
+         \"clusters/status\" in API group \"cluster.karmada.io\" at the cluster scope"
+    );
+    ensure!(refused.stderr.contains(&message), "{}", refused.stderr);
+    let ready = up.kubectl.ok(&[
+        "get",
+        "cluster",
+        "member2",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+    ])?;
+    ensure!(ready == "True", "member2's Ready is {ready:?}");
     Ok(())
 }

@@ -14,18 +14,13 @@ use kube::{Api, Client};
 
 use super::cluster::lease::LEASE_NAMESPACE;
 
-/// The group every agent's identity belongs to (Karmada's name for it).
-pub const AGENTS_GROUP: &str = "system:karmada:agents";
+pub use karmada_apiserver::auth::agents::{GROUP as AGENTS_GROUP, user};
 /// Written into every object [`grant`] applies.
 const FIELD_MANAGER: &str = "karmada-agent-identity";
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
-/// The user name of `cluster`'s agent; also the name of its roles and bindings.
-pub fn user(cluster: &str) -> String {
-    format!("system:karmada:agent:{cluster}")
-}
-
-/// What the agent of `cluster` may do, as the roles and bindings that say it.
+/// What the agent of `cluster` may do, as the roles and bindings that say it (named after its
+/// user).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grants {
     pub cluster_role: ClusterRole,
@@ -36,9 +31,10 @@ pub struct Grants {
 
 /// The roles and bindings of `cluster`'s agent.
 ///
-/// A create carries no object name to authorize, so the agent may create any Cluster (its
-/// registration) and any Lease in the Lease namespace; every read and write of an existing
-/// Cluster or Lease is limited to `cluster`'s own.
+/// A create carries no object name for RBAC to check, so the roles let the agent create
+/// Clusters (its registration) and Leases in the Lease namespace, and the apiserver admits only
+/// those named for its own cluster (`karmada_apiserver::auth::agents`); every read and write of
+/// an existing Cluster or Lease is limited to `cluster`'s own.
 pub fn grants(cluster: &str) -> Grants {
     let name = user(cluster);
     let own = || vec![cluster.to_string()];

@@ -1,6 +1,7 @@
 //! Who a request comes from and what it may do: service-account tokens, the user and request
 //! attributes, and RBAC.
 
+pub mod agents;
 pub mod attributes;
 pub mod authn;
 pub mod authorizer;

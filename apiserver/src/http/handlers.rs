@@ -305,6 +305,10 @@ async fn create(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
     }
     let output = request::output(&ctx.headers, &ctx.query)?;
     let mut object = request::decode_object(&ctx.headers, body)?;
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let resource = &ctx.resource;
+    crate::auth::agents::admit_create(&ctx.user, &resource.group, &resource.plural, name)
+        .map_err(Error::Forbidden)?;
     let warnings = check_fields(ctx, &mut object)?;
     let options = ctx.query.write_options(&ctx.headers)?;
     let created = ctx
