@@ -109,6 +109,7 @@ impl AuthArgs {
             token_file: self.token_auth_file.clone(),
             admin_token: Some(admin_token),
             tls: Some(Arc::new(tls::Tls::new(ca, &serving)?)),
+            signer: Some(Arc::new(ca.clone())),
             ..config
         })
     }

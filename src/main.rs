@@ -9,6 +9,7 @@ mod dns;
 mod join;
 mod kubeconfig;
 mod member;
+mod register;
 mod schedule;
 mod scheduler;
 mod taint;
@@ -53,12 +54,16 @@ enum Command {
     Join(join::JoinArgs),
     /// Run one member cluster: apiserver, controllers, scheduler and simulated nodes.
     Member(Box<member::Args>),
+    /// Enrol a pull cluster's agent with a bootstrap token: writes its own kubeconfig.
+    Register(register::RegisterArgs),
     /// Preview offline where a scenario's replicas would land (clusters, policy, workload).
     Schedule(schedule::Args),
     /// Run the cross-cluster scheduler: places bindings' replicas on member clusters.
     Scheduler(scheduler::Args),
     /// Add (key[=value]:Effect) or remove (key[:Effect]-) taints of a cluster.
     Taint(taint::TaintArgs),
+    /// Bootstrap tokens for `karmada register`.
+    Token(register::TokenArgs),
     /// Make a cordoned cluster schedulable again.
     Uncordon(taint::CordonArgs),
     /// Remove a member cluster: its Works leave the member, then the Cluster goes.
@@ -83,9 +88,11 @@ fn main() -> anyhow::Result<()> {
             Command::Dns(args) => dns::run(args).await,
             Command::Join(args) => join::join(args).await,
             Command::Member(args) => member::run(*args).await,
+            Command::Register(args) => register::register(args).await,
             Command::Schedule(args) => schedule::run(&args),
             Command::Scheduler(args) => scheduler::run(args).await,
             Command::Taint(args) => taint::taint(args).await,
+            Command::Token(args) => register::token(args).await,
             Command::Uncordon(args) => taint::uncordon(args).await,
             Command::Unjoin(args) => join::unjoin(args).await,
             Command::Up(args) => up::run(args).await,

@@ -61,6 +61,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Serve HTTPS with this (and accept client certificates of its CA); plain HTTP without.
     pub tls: Option<Arc<Tls>>,
+    /// Sign cluster agents' client certificates with this CA when asked (CSRs); none without.
+    pub signer: Option<Arc<crate::pki::ClusterCa>>,
     /// Append an audit event for every mutating request to this file.
     pub audit_log: Option<PathBuf>,
     /// How long a client may take to send its request headers (slow clients are cut off).
@@ -86,6 +88,7 @@ impl Config {
             token_file: None,
             admin_token: None,
             tls: None,
+            signer: None,
             audit_log: None,
             // Also how long a kept-alive connection may idle: longer than clients' own idle
             // timeout (90 s in client-go and hyper), so they always close first and never send
@@ -257,6 +260,9 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
     tasks.spawn(controllers::gc::run(store.clone(), cancel.clone()));
     tasks.spawn(controllers::rbac::run(store.clone(), cancel.clone()));
     tasks.spawn(auth.keep_loaded(store.clone(), cancel.clone()));
+    if let Some(ca) = config.signer.clone() {
+        tasks.spawn(controllers::csr::run(store.clone(), ca, cancel.clone()));
+    }
     tasks.spawn(compactor(
         storage,
         config.compaction_interval,

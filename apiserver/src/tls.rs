@@ -131,6 +131,59 @@ pub fn client_certificate(
     issue(ca, params, ExtendedKeyUsagePurpose::ClientAuth)
 }
 
+/// A new key and a certificate signing request (PEM, both) for `user` (CN) in `group` (O).
+pub fn client_request(user: &str, group: Option<&str>) -> Result<Issued, Error> {
+    let mut params = CertificateParams::default();
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, user);
+    if let Some(group) = group {
+        name.push(DnType::OrganizationName, group);
+    }
+    params.distinguished_name = name;
+    let key = KeyPair::generate()?;
+    let request = params.serialize_request(&key)?;
+    Ok(Issued {
+        cert_pem: request.pem()?,
+        key_pem: key.serialize_pem(),
+    })
+}
+
+/// The subject (CN and O) a certificate signing request (PEM) asks for.
+pub fn requested_subject(request_pem: &str) -> Result<(String, Option<String>), Error> {
+    let request = rcgen::CertificateSigningRequestParams::from_pem(request_pem)?;
+    // Names in other string encodings are taken for none: nothing this server issues uses them.
+    let text = |dn_type: DnType| {
+        request
+            .params
+            .distinguished_name
+            .get(&dn_type)
+            .and_then(|value| match value {
+                rcgen::DnValue::PrintableString(s) => Some(s.to_string()),
+                rcgen::DnValue::Utf8String(s) => Some(s.clone()),
+                _ => None,
+            })
+    };
+    let common_name = text(DnType::CommonName).unwrap_or_default();
+    Ok((common_name, text(DnType::OrganizationName)))
+}
+
+/// A client certificate (PEM) signed by `ca` for the subject and public key of a certificate
+/// signing request (PEM). Nothing else the request asks for (alternative names, CA rights,
+/// other usages) is granted.
+pub fn sign_client_request(ca: &ClusterCa, request_pem: &str) -> Result<String, Error> {
+    let mut request = rcgen::CertificateSigningRequestParams::from_pem(request_pem)?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = request.params.distinguished_name.clone();
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    validity(&mut params);
+    request.params = params;
+    Ok(request.signed_by(&issuer(ca)?)?.pem())
+}
+
 impl Tls {
     /// Serves `serving` and accepts (but does not require) client certificates from `ca`.
     pub fn new(ca: &ClusterCa, serving: &Issued) -> Result<Tls, Error> {

@@ -51,6 +51,9 @@ pub const APPS_GROUP: &str = "apps.karmada.io";
 /// API group of the Kubernetes multi-cluster services API.
 pub const MCS_GROUP: &str = "multicluster.x-k8s.io";
 
+/// Namespace of the clusters' heartbeat Leases and of the member credentials `join` stores.
+pub const CLUSTER_NAMESPACE: &str = "karmada-cluster";
+
 /// Namespace prefix of a member cluster's execution namespace (`karmada-es-<cluster>`).
 pub const EXECUTION_NAMESPACE_PREFIX: &str = "karmada-es-";
 

@@ -23,7 +23,7 @@ pub const NOT_READY_TAINT: &str = "cluster.karmada.io/not-ready";
 /// Taint of a cluster whose Ready condition is Unknown.
 pub const UNREACHABLE_TAINT: &str = "cluster.karmada.io/unreachable";
 /// Namespace of the agents' heartbeat Leases (one per cluster, named after it).
-pub const LEASE_NAMESPACE: &str = "karmada-cluster";
+pub const LEASE_NAMESPACE: &str = karmada_api::CLUSTER_NAMESPACE;
 /// Reason of the Ready condition the federation sets when the heartbeat stops.
 pub const STATUS_UNKNOWN_REASON: &str = "ClusterStatusUnknown";
 /// How long a heartbeat may be missing before the cluster is Unknown, by default: long enough

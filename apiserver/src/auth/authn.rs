@@ -1,7 +1,8 @@
 //! Authentication: the user a request's credentials name. Bearer tokens are looked up in the
 //! static token file (kube-apiserver's `--token-auth-file` format) or verified as
 //! service-account tokens this server (or one on the same storage) issued, whose account, and
-//! the pod or secret they are bound to, must still exist. A request without credentials is
+//! the pod or secret they are bound to, must still exist, or as bootstrap tokens whose Secret
+//! allows it ([`bootstrap_token`]). A request without credentials is
 //! anonymous; a request with credentials that do not verify is refused (401), never demoted
 //! to anonymous.
 
@@ -11,6 +12,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::attributes::User;
+use super::bootstrap_token;
 use super::tokens::{Claims, TokenIssuer};
 use crate::registry::store::Store;
 
@@ -158,6 +160,9 @@ impl Authenticator<'_> {
         if let Some(user) = self.tokens.get(token) {
             return Ok(Some(user.clone()));
         }
+        if let Some((id, secret)) = bootstrap_token::parse(token) {
+            return self.bootstrap(id, secret).map(Some);
+        }
         let claims = self
             .issuer
             .verify(token)
@@ -169,6 +174,22 @@ impl Authenticator<'_> {
             &k.serviceaccount.name,
             &k.serviceaccount.uid,
         )))
+    }
+
+    /// The user of bootstrap token `id`.`secret`, as its Secret in `kube-system` says.
+    fn bootstrap(&self, id: &str, secret: &str) -> Result<User, Refused> {
+        let stored = self
+            .store
+            .catalog()
+            .get("", "v1", "secrets")
+            .and_then(|secrets| {
+                let name = bootstrap_token::secret_name(id);
+                let key = secrets.storage_key(Some(bootstrap_token::NAMESPACE), &name);
+                self.store.cache().get(&key)
+            })
+            .ok_or_else(|| Refused::UnknownToken(format!("no bootstrap token {id}")))?;
+        bootstrap_token::user(&stored, id, secret, jiff::Timestamp::now())
+            .map_err(Refused::UnknownToken)
     }
 
     /// A service-account token is good only while its account (and the pod or secret it is

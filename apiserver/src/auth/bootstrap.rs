@@ -11,6 +11,8 @@ pub const BOOTSTRAPPING_LABEL: &str = "kubernetes.io/bootstrapping";
 /// operator sets it to `false` to keep an edited default.
 pub const AUTOUPDATE_ANNOTATION: &str = "rbac.authorization.kubernetes.io/autoupdate";
 const AGGREGATE_TO: &str = "rbac.authorization.k8s.io/aggregate-to-";
+/// The role of bootstrap tokens' users: enrolling a cluster's agent.
+const AGENT_BOOTSTRAPPER: &str = "system:karmada:agent-bootstrapper";
 
 const READ: [&str; 3] = ["get", "list", "watch"];
 const WRITE: [&str; 5] = ["create", "delete", "deletecollection", "patch", "update"];
@@ -265,6 +267,16 @@ pub fn cluster_roles() -> Vec<Value> {
                 &["/healthz", "/livez", "/readyz", "/version", "/version/"],
             )],
         ),
+        // What a bootstrap token may do: ask for (and then read) a client certificate.
+        cluster_role(
+            AGENT_BOOTSTRAPPER,
+            None,
+            vec![rule(
+                &["create", "get", "list", "watch"],
+                "certificates.k8s.io",
+                &["certificatesigningrequests"],
+            )],
+        ),
         cluster_role(
             "system:service-account-issuer-discovery",
             None,
@@ -292,6 +304,11 @@ pub fn cluster_role_bindings() -> Vec<Value> {
             "system:service-account-issuer-discovery",
             "system:service-account-issuer-discovery",
             &[SERVICE_ACCOUNTS],
+        ),
+        binding(
+            AGENT_BOOTSTRAPPER,
+            AGENT_BOOTSTRAPPER,
+            &[super::bootstrap_token::GROUP],
         ),
     ]
 }

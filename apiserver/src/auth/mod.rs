@@ -6,5 +6,7 @@ pub mod attributes;
 pub mod authn;
 pub mod authorizer;
 pub mod bootstrap;
+pub mod bootstrap_token;
+pub mod csr;
 pub mod rbac;
 pub mod tokens;

@@ -3,6 +3,7 @@
 //! default roles and ClusterRole aggregation.
 
 pub mod crd;
+pub mod csr;
 pub mod gc;
 pub mod namespace;
 pub mod rbac;

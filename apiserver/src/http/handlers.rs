@@ -309,6 +309,11 @@ async fn create(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
     let resource = &ctx.resource;
     crate::auth::agents::admit_create(&ctx.user, &resource.group, &resource.plural, name)
         .map_err(Error::Forbidden)?;
+    if (resource.group.as_str(), resource.kind.as_str())
+        == ("certificates.k8s.io", "CertificateSigningRequest")
+    {
+        crate::auth::csr::record_requester(&ctx.user, &mut object);
+    }
     let warnings = check_fields(ctx, &mut object)?;
     let options = ctx.query.write_options(&ctx.headers)?;
     let created = ctx

@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::{
-    apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, events,
-    networking, policy, rbac, scheduling, storage,
+    apps, authentication, authorization, autoscaling, batch, certificates, coordination, core,
+    discovery, events, networking, policy, rbac, scheduling, storage,
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
@@ -86,6 +86,7 @@ const KINDS: &[Register] = &[
     register::<rbac::v1::ClusterRole>,
     register::<rbac::v1::ClusterRoleBinding>,
     register::<coordination::v1::Lease>,
+    register::<certificates::v1::CertificateSigningRequest>,
     register::<events::v1::Event>,
     register::<policy::v1::PodDisruptionBudget>,
     register::<storage::v1::StorageClass>,

@@ -38,6 +38,28 @@ pub fn job_selector(object: &mut Value) {
     }
 }
 
+/// A Secret's `stringData` is write-only: its entries are stored in `data`, base64-encoded,
+/// over any of the same key, as Kubernetes does.
+fn string_data(secret: &mut Map<String, Value>) {
+    use base64::Engine as _;
+    let Some(Value::Object(strings)) = secret.get("stringData") else {
+        return;
+    };
+    // Anything but text is left for validation to refuse, not stored as something else.
+    if !strings.values().all(Value::is_string) {
+        return;
+    }
+    let Some(Value::Object(strings)) = secret.remove("stringData") else {
+        return;
+    };
+    let data = child_of(secret, "data");
+    for (key, value) in strings {
+        let text = value.as_str().unwrap_or_default();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+        data.insert(key, Value::String(encoded));
+    }
+}
+
 /// Fills in defaults for an object of a native kind, in place.
 pub fn apply(group: &str, kind: &str, object: &mut Value) {
     match (group, kind) {
@@ -49,6 +71,7 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
         ("", "Secret") => {
             if let Some(o) = object.as_object_mut() {
                 set_default(o, "type", json!("Opaque"));
+                string_data(o);
             }
         }
         ("", "Service") => service(object),
@@ -249,6 +272,20 @@ fn child_of<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secrets_string_data_is_stored_in_data() {
+        let mut secret = json!({"data": {"a": "b2xk", "keep": "a2VlcA=="},
+                                "stringData": {"a": "new", "b": "text"}});
+        apply("", "Secret", &mut secret);
+        assert_eq!(
+            secret,
+            json!({"type": "Opaque", "data": {"a": "bmV3", "keep": "a2VlcA==", "b": "dGV4dA=="}})
+        );
+        let mut odd = json!({"stringData": {"a": 1}});
+        apply("", "Secret", &mut odd);
+        assert_eq!(odd["stringData"], json!({"a": 1}), "left for validation");
+    }
 
     #[test]
     fn deployment_gets_kubernetes_defaults() {

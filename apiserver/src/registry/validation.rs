@@ -313,6 +313,24 @@ pub fn validate_native(group: &str, kind: &str, object: &Value) -> Vec<Cause> {
         ("", "ConfigMap") => core_kinds::config_map(object, &mut out),
         ("", "Secret") => core_kinds::secret(object, &mut out),
         ("", "PersistentVolumeClaim") => core_kinds::pvc(spec, &mut out),
+        ("certificates.k8s.io", "CertificateSigningRequest") => {
+            if let Err(reason) = crate::auth::csr::request_pem(object) {
+                let request = spec.get("request").unwrap_or(&Value::Null);
+                out.push(Cause::invalid("spec.request", request, &reason));
+            }
+            if str_at(spec, "signerName").is_empty() {
+                out.push(Cause::required(
+                    "spec.signerName",
+                    "the signer must be named",
+                ));
+            }
+            if spec["usages"].as_array().is_none_or(Vec::is_empty) {
+                out.push(Cause::required(
+                    "spec.usages",
+                    "at least one usage is required",
+                ));
+            }
+        }
         ("coordination.k8s.io", "Lease") => {
             positive(spec, "leaseDurationSeconds", "spec", &mut out);
             non_negative(spec, "leaseTransitions", "spec", &mut out);

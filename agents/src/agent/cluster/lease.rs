@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Error, Registration};
 
 /// Where cluster Leases live in the federation, as in Karmada.
-pub const LEASE_NAMESPACE: &str = "karmada-cluster";
+pub const LEASE_NAMESPACE: &str = karmada_api::CLUSTER_NAMESPACE;
 
 /// The Lease `registration`'s agent holds, owned by its Cluster (so it goes when the Cluster
 /// does), renewed at `now`.

@@ -1,0 +1,165 @@
+//! The signer of cluster agents' client certificates: approves each CertificateSigningRequest
+//! [`csr::decide`] picks, gives that cluster's agent its roles ([`agents::grants`]), and
+//! signs the certificate with the cluster CA. Other requests are left as they are.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{agents, csr};
+use crate::pki::ClusterCa;
+use crate::registry::catalog::Resource;
+use crate::registry::error::Error;
+use crate::registry::store::{Store, WriteOptions};
+use crate::registry::strategy::Subresource;
+
+const FIELD_MANAGER: &str = "csr-signer";
+/// How often requests are looked at even without a change (a missed event heals by then).
+const RESYNC: Duration = Duration::from_secs(30);
+
+/// Signs what it may until `cancel`.
+pub async fn run(store: Store, ca: Arc<ClusterCa>, cancel: CancellationToken) {
+    let Some(requests) =
+        store
+            .catalog()
+            .get("certificates.k8s.io", "v1", "certificatesigningrequests")
+    else {
+        return;
+    };
+    let prefix = requests.storage_prefix();
+    let Ok(mut receiver) = store.cache().watch(None).map(|s| s.receiver) else {
+        return;
+    };
+    loop {
+        let (listed, _) = store.cache().list(&prefix, None);
+        for (_, request) in listed {
+            let csr::Verdict::SignAgent { cluster, pem } = csr::decide(&request) else {
+                continue;
+            };
+            let name = request["metadata"]["name"].as_str().unwrap_or_default();
+            match sign(&store, &requests, &ca, name, &cluster, &pem).await {
+                Ok(()) => {
+                    tracing::info!(request = %name, %cluster, "signed a cluster agent's client certificate");
+                }
+                Err(e) => {
+                    tracing::warn!(request = %name, %cluster, error = %e, "cannot sign a cluster agent's certificate; will retry");
+                }
+            }
+        }
+        if !super::next_batch(&mut receiver, &prefix, &cancel, RESYNC).await {
+            return;
+        }
+    }
+}
+
+/// Grants the agent of `cluster` its roles, then approves request `name` with the certificate.
+async fn sign(
+    store: &Store,
+    requests: &Resource,
+    ca: &ClusterCa,
+    name: &str,
+    cluster: &str,
+    pem: &str,
+) -> Result<(), Error> {
+    let certificate = crate::tls::sign_client_request(ca, pem)
+        .map_err(|e| Error::BadRequest(format!("cannot sign: {e}")))?;
+    grant(store, cluster).await?;
+    let options = options();
+    let status = csr::approved_status(&certificate, cluster, jiff::Timestamp::now());
+    store
+        .update_with(
+            requests,
+            None,
+            name,
+            Subresource::Status,
+            &options,
+            false,
+            |stored| {
+                let mut request = stored.cloned().unwrap_or_default();
+                request["status"] = status.clone();
+                Ok(request)
+            },
+        )
+        .await
+        .map(drop)
+}
+
+/// Creates the namespaces the agent of `cluster` works in and writes its roles and bindings.
+async fn grant(store: &Store, cluster: &str) -> Result<(), Error> {
+    let options = options();
+    let native = |group: &str, plural: &str| {
+        store
+            .catalog()
+            .get(group, "v1", plural)
+            .ok_or_else(|| Error::BadRequest(format!("{plural} are not served")))
+    };
+    let namespaces = native("", "namespaces")?;
+    for namespace in [
+        karmada_api::CLUSTER_NAMESPACE.to_string(),
+        karmada_api::execution_namespace(cluster),
+    ] {
+        let object = json!({"apiVersion": "v1", "kind": "Namespace",
+                            "metadata": {"name": namespace}});
+        match store.create(&namespaces, None, object, &options).await {
+            Ok(_) | Err(Error::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let grants = agents::grants(cluster);
+    let rbac = "rbac.authorization.k8s.io";
+    let mut objects = vec![
+        (native(rbac, "clusterroles")?, typed(&grants.cluster_role)),
+        (
+            native(rbac, "clusterrolebindings")?,
+            typed(&grants.cluster_role_binding),
+        ),
+    ];
+    for (role, binding) in &grants.roles {
+        objects.push((native(rbac, "roles")?, typed(role)));
+        objects.push((native(rbac, "rolebindings")?, typed(binding)));
+    }
+    for (resource, object) in objects {
+        let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        store
+            .update_with(
+                &resource,
+                namespace.as_deref(),
+                &name,
+                Subresource::Main,
+                &options,
+                true,
+                |stored| {
+                    // Keep what the server stamped (uid, resourceVersion); the rest is ours.
+                    let mut next = object.clone();
+                    if let Some(stored) = stored {
+                        next["metadata"] = stored["metadata"].clone();
+                    }
+                    Ok(next)
+                },
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// A typed Kubernetes object as the JSON the store keeps, with its apiVersion and kind.
+fn typed<K: k8s_openapi::Resource + Serialize>(object: &K) -> Value {
+    let mut value = serde_json::to_value(object).unwrap_or_default();
+    value["apiVersion"] = json!(K::API_VERSION);
+    value["kind"] = json!(K::KIND);
+    value
+}
+
+fn options() -> WriteOptions {
+    WriteOptions {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
