@@ -8,6 +8,7 @@ mod support;
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
+use base64::Engine as _;
 use karmada_agents::push::credentials::Credentials;
 use support::apiserver::{ApiServer, Store, karmada};
 use support::component::Component;
@@ -150,5 +151,38 @@ fn a_cluster_enrolled_with_a_bootstrap_token_runs_its_agent_as_itself() -> anyho
         "{}",
         refused.stderr
     );
+
+    // Any other client certificate waits for an operator: `kubectl certificate approve`.
+    let jane = karmada_apiserver::tls::client_request("jane", Some("developers"))?;
+    let request = format!(
+        "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\n\
+         metadata: {{name: jane}}\nspec:\n  signerName: kubernetes.io/kube-apiserver-client\n  \
+         usages: [client auth]\n  request: {}\n",
+        base64::engine::general_purpose::STANDARD.encode(&jane.cert_pem)
+    );
+    up.kubectl.ok_stdin(&["create", "-f", "-"], &request)?;
+    let pending = up.kubectl.ok(&["get", "csr", "jane"])?;
+    ensure!(
+        pending.contains("kubernetes.io/kube-apiserver-client")
+            && pending.contains("karmada-admin")
+            && pending.contains("Pending"),
+        "{pending}"
+    );
+    up.kubectl.ok(&["certificate", "approve", "jane"])?;
+    up.kubectl.until_prints(
+        "jane issued",
+        DEADLINE,
+        &[
+            "get",
+            "csr",
+            "jane",
+            "--no-headers",
+            "-o",
+            "custom-columns=C:.status.conditions[0].type",
+        ],
+        "Approved",
+    )?;
+    let issued = up.kubectl.ok(&["get", "csr", "jane"])?;
+    ensure!(issued.contains("Approved,Issued"), "{issued}");
     Ok(())
 }

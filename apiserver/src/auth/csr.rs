@@ -12,8 +12,8 @@ use super::bootstrap_token;
 
 /// The signer of client certificates for this apiserver, as Kubernetes names it.
 pub const CLIENT_SIGNER: &str = "kubernetes.io/kube-apiserver-client";
-/// Usages an agent's client certificate may have; `client auth` is required.
-const AGENT_USAGES: [&str; 3] = ["client auth", "digital signature", "key encipherment"];
+/// Usages a client certificate may have; `client auth` is required.
+const CLIENT_USAGES: [&str; 3] = ["client auth", "digital signature", "key encipherment"];
 
 /// Records the requester on a new request: `spec.username`, `uid`, `groups` and `extra` are
 /// always the authenticated user's, whatever the client sent.
@@ -57,34 +57,41 @@ pub fn request_pem(request: &Value) -> Result<String, String> {
 /// What the server does with a request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Approve it and sign an agent's certificate for `cluster` from this PEM request.
-    SignAgent { cluster: String, pem: String },
-    /// Not the server's to decide, or already decided.
+    /// Sign a client certificate from this PEM request; `approve` it first when the server
+    /// decides itself, and grant the roles of the agent of `agent` (a cluster) when it asks
+    /// for an agent's certificate.
+    Sign {
+        pem: String,
+        approve: bool,
+        agent: Option<String>,
+    },
+    /// Not the server's to decide or sign, or already done.
     Leave,
 }
 
-/// Whether the server signs `request` itself: a client certificate for the agent of a cluster
-/// (`system:karmada:agent:<cluster>` in group `system:karmada:agents`, client usages only)
-/// asked for by a bootstrap token's user or by that agent itself, not yet decided.
+/// What the server does with `request`. Of its signer's requests (client certificates, client
+/// usages only), it signs those someone approved (`kubectl certificate approve`), and approves
+/// itself those for the agent of a cluster (`system:karmada:agent:<cluster>` in group
+/// `system:karmada:agents`) asked for by a bootstrap token's user or by that agent itself.
 pub fn decide(request: &Value) -> Verdict {
     let status = &request["status"];
-    let decided = status["certificate"]
+    let has = |kind: &str| {
+        status["conditions"]
+            .as_array()
+            .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == kind))
+    };
+    let issued = status["certificate"]
         .as_str()
-        .is_some_and(|c| !c.is_empty())
-        || status["conditions"].as_array().is_some_and(|conditions| {
-            conditions
-                .iter()
-                .any(|c| matches!(c["type"].as_str(), Some("Approved" | "Denied" | "Failed")))
-        });
+        .is_some_and(|c| !c.is_empty());
     let spec = &request["spec"];
-    if decided || spec["signerName"].as_str() != Some(CLIENT_SIGNER) {
+    if issued || has("Denied") || has("Failed") || spec["signerName"] != CLIENT_SIGNER {
         return Verdict::Leave;
     }
     let usages: Vec<&str> = spec["usages"]
         .as_array()
         .map(|u| u.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    if !usages.contains(&"client auth") || usages.iter().any(|u| !AGENT_USAGES.contains(u)) {
+    if !usages.contains(&"client auth") || usages.iter().any(|u| !CLIENT_USAGES.contains(u)) {
         return Verdict::Leave;
     }
     let Ok(pem) = request_pem(request) else {
@@ -93,41 +100,103 @@ pub fn decide(request: &Value) -> Verdict {
     let Ok((common_name, group)) = crate::tls::requested_subject(&pem) else {
         return Verdict::Leave;
     };
-    let Some(cluster) = common_name.strip_prefix(agents::USER_PREFIX) else {
-        return Verdict::Leave;
-    };
-    if karmada_api::names::dns1123_label(cluster).is_err()
-        || group.as_deref() != Some(agents::GROUP)
-    {
-        return Verdict::Leave;
+    let agent = common_name
+        .strip_prefix(agents::USER_PREFIX)
+        .filter(|cluster| karmada_api::names::dns1123_label(cluster).is_ok())
+        .filter(|_| group.as_deref() == Some(agents::GROUP))
+        .map(str::to_string);
+    if has("Approved") {
+        return Verdict::Sign {
+            pem,
+            approve: false,
+            agent,
+        };
     }
     let bootstrapper = spec["groups"]
         .as_array()
         .is_some_and(|g| g.iter().any(|g| g == bootstrap_token::GROUP));
     let renewal = spec["username"].as_str() == Some(common_name.as_str());
-    if !(bootstrapper || renewal) {
-        return Verdict::Leave;
-    }
-    Verdict::SignAgent {
-        cluster: cluster.to_string(),
-        pem,
+    match agent {
+        Some(cluster) if bootstrapper || renewal => Verdict::Sign {
+            pem,
+            approve: true,
+            agent: Some(cluster),
+        },
+        _ => Verdict::Leave,
     }
 }
 
-/// The status of an approved request with its signed `certificate` (PEM).
-pub fn approved_status(certificate: &str, cluster: &str, now: jiff::Timestamp) -> Value {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(certificate);
-    json!({
-        "conditions": [{
+/// `stored` with the decisions (`status.conditions`) of `submitted`, as the `approval`
+/// subresource takes them: Approved, Denied or Failed, never both Approved and Denied, and no
+/// decision taken back.
+pub fn with_decisions(stored: &Value, submitted: &Value) -> Result<Value, String> {
+    let conditions = submitted["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for condition in &conditions {
+        let kind = condition["type"].as_str().unwrap_or_default();
+        if !matches!(kind, "Approved" | "Denied" | "Failed") {
+            return Err(format!(
+                "condition type {kind:?} is not one of Approved, Denied, Failed"
+            ));
+        }
+        if !matches!(
+            condition["status"].as_str(),
+            Some("True" | "False" | "Unknown")
+        ) {
+            return Err(format!(
+                "condition {kind} needs a status of True, False or Unknown"
+            ));
+        }
+    }
+    let has = |list: &[Value], kind: &str| list.iter().any(|c| c["type"] == kind);
+    if has(&conditions, "Approved") && has(&conditions, "Denied") {
+        return Err("a request cannot be both Approved and Denied".into());
+    }
+    let before = stored["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for kind in ["Approved", "Denied"] {
+        if has(&before, kind) && !has(&conditions, kind) {
+            return Err(format!("the {kind} condition cannot be removed"));
+        }
+    }
+    let mut next = stored.clone();
+    next["status"]["conditions"] = Value::Array(conditions);
+    Ok(next)
+}
+
+/// `status` with the signed `certificate` (PEM), and the server's own approval when it
+/// decided (`approve`) for the agent of `cluster`.
+pub fn signed_status(
+    status: &Value,
+    certificate: &str,
+    approve: Option<&str>,
+    now: jiff::Timestamp,
+) -> Value {
+    let mut status = if status.is_object() {
+        status.clone()
+    } else {
+        json!({})
+    };
+    if let Some(cluster) = approve {
+        let approval = json!({
             "type": "Approved",
             "status": "True",
             "reason": "AutoApproved",
             "message": format!("the client certificate of the agent of cluster {cluster}"),
             "lastUpdateTime": now.to_string(),
             "lastTransitionTime": now.to_string(),
-        }],
-        "certificate": encoded,
-    })
+        });
+        match status["conditions"].as_array_mut() {
+            Some(conditions) => conditions.push(approval),
+            None => status["conditions"] = json!([approval]),
+        }
+    }
+    status["certificate"] = json!(base64::engine::general_purpose::STANDARD.encode(certificate));
+    status
 }
 
 #[cfg(test)]
@@ -177,7 +246,12 @@ mod tests {
                 Some(agents::GROUP),
                 &requester,
             );
-            let Verdict::SignAgent { cluster, pem } = decide(&csr) else {
+            let Verdict::Sign {
+                pem,
+                approve: true,
+                agent: Some(cluster),
+            } = decide(&csr)
+            else {
                 panic!("{requester:?} should get member1's certificate");
             };
             assert_eq!(cluster, "member1");
@@ -227,11 +301,59 @@ mod tests {
         let mut other_signer = good.clone();
         other_signer["spec"]["signerName"] = json!("kubernetes.io/kubelet-serving");
         let mut signed = good.clone();
-        signed["status"] = approved_status("PEM", "member1", jiff::Timestamp::now());
+        signed["status"] =
+            signed_status(&json!({}), "PEM", Some("member1"), jiff::Timestamp::now());
         let mut denied = good;
         denied["status"] = json!({"conditions": [{"type": "Denied", "status": "True"}]});
         for csr in [serving, other_signer, signed, denied] {
             assert_eq!(decide(&csr), Verdict::Leave, "{csr}");
+        }
+    }
+
+    #[test]
+    fn a_request_someone_approved_is_signed_as_asked() {
+        let jane = User::new("jane", &["developers"]);
+        let mut csr = request("jane", Some("developers"), &jane);
+        assert_eq!(decide(&csr), Verdict::Leave, "nobody approved it yet");
+        let approved = json!({"status": {"conditions": [
+            {"type": "Approved", "status": "True", "reason": "KubectlApprove"}]}});
+        csr = with_decisions(&csr, &approved).unwrap();
+        assert!(matches!(
+            decide(&csr),
+            Verdict::Sign {
+                approve: false,
+                agent: None,
+                ..
+            }
+        ));
+        let now = jiff::Timestamp::now();
+        csr["status"] = signed_status(&csr["status"], "PEM", None, now);
+        assert_eq!(csr["status"]["conditions"][0]["reason"], "KubectlApprove");
+        assert_eq!(decide(&csr), Verdict::Leave, "issued");
+    }
+
+    #[test]
+    fn decisions_are_checked_and_never_taken_back() {
+        let stored = json!({"status": {"conditions": [{"type": "Approved", "status": "True"}]}});
+        let cases = [
+            (json!({"status": {"conditions": []}}), "cannot be removed"),
+            (
+                json!({"status": {"conditions": [{"type": "Approved", "status": "True"},
+                                                 {"type": "Denied", "status": "True"}]}}),
+                "both Approved and Denied",
+            ),
+            (
+                json!({"status": {"conditions": [{"type": "Issued", "status": "True"}]}}),
+                "not one of",
+            ),
+            (
+                json!({"status": {"conditions": [{"type": "Approved"}]}}),
+                "needs a status",
+            ),
+        ];
+        for (submitted, reason) in cases {
+            let error = with_decisions(&stored, &submitted).unwrap_err();
+            assert!(error.contains(reason), "{error}");
         }
     }
 

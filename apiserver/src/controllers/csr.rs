@@ -1,6 +1,7 @@
-//! The signer of cluster agents' client certificates: approves each CertificateSigningRequest
-//! [`csr::decide`] picks, gives that cluster's agent its roles ([`agents::grants`]), and
-//! signs the certificate with the cluster CA. Other requests are left as they are.
+//! The signer of client certificates (`kubernetes.io/kube-apiserver-client`): signs with the
+//! cluster CA each CertificateSigningRequest [`csr::decide`] picks: those someone approved, and
+//! those of cluster agents, which it approves itself. An agent's certificate comes with that
+//! cluster's roles ([`agents::grants`]). Other requests are left as they are.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,16 +37,22 @@ pub async fn run(store: Store, ca: Arc<ClusterCa>, cancel: CancellationToken) {
     loop {
         let (listed, _) = store.cache().list(&prefix, None);
         for (_, request) in listed {
-            let csr::Verdict::SignAgent { cluster, pem } = csr::decide(&request) else {
+            let csr::Verdict::Sign {
+                pem,
+                approve,
+                agent,
+            } = csr::decide(&request)
+            else {
                 continue;
             };
             let name = request["metadata"]["name"].as_str().unwrap_or_default();
-            match sign(&store, &requests, &ca, name, &cluster, &pem).await {
+            let cluster = agent.as_deref();
+            match sign(&store, &requests, &ca, name, &pem, approve, cluster).await {
                 Ok(()) => {
-                    tracing::info!(request = %name, %cluster, "signed a cluster agent's client certificate");
+                    tracing::info!(request = %name, agent_of = ?cluster, "signed a client certificate");
                 }
                 Err(e) => {
-                    tracing::warn!(request = %name, %cluster, error = %e, "cannot sign a cluster agent's certificate; will retry");
+                    tracing::warn!(request = %name, agent_of = ?cluster, error = %e, "cannot sign a client certificate; will retry");
                 }
             }
         }
@@ -55,20 +62,25 @@ pub async fn run(store: Store, ca: Arc<ClusterCa>, cancel: CancellationToken) {
     }
 }
 
-/// Grants the agent of `cluster` its roles, then approves request `name` with the certificate.
+/// Signs request `name` (approving it first when `approve`), after granting the agent of
+/// `agent` (a cluster) its roles when it is an agent's.
 async fn sign(
     store: &Store,
     requests: &Resource,
     ca: &ClusterCa,
     name: &str,
-    cluster: &str,
     pem: &str,
+    approve: bool,
+    agent: Option<&str>,
 ) -> Result<(), Error> {
     let certificate = crate::tls::sign_client_request(ca, pem)
         .map_err(|e| Error::BadRequest(format!("cannot sign: {e}")))?;
-    grant(store, cluster).await?;
+    if let Some(cluster) = agent {
+        grant(store, cluster).await?;
+    }
     let options = options();
-    let status = csr::approved_status(&certificate, cluster, jiff::Timestamp::now());
+    let approver = agent.filter(|_| approve);
+    let now = jiff::Timestamp::now();
     store
         .update_with(
             requests,
@@ -79,7 +91,8 @@ async fn sign(
             false,
             |stored| {
                 let mut request = stored.cloned().unwrap_or_default();
-                request["status"] = status.clone();
+                request["status"] =
+                    csr::signed_status(&request["status"], &certificate, approver, now);
                 Ok(request)
             },
         )

@@ -125,6 +125,9 @@ pub(super) async fn handle(
         (&Method::PUT, true, Some("finalize")) if is_namespace(&ctx.resource) => {
             finalize(&ctx, &body).await
         }
+        (&Method::PUT, true, Some("approval")) if is_csr(&ctx.resource) => {
+            approval(&ctx, &body).await
+        }
         (&Method::PATCH, true, None) => patch(&ctx, &body, Subresource::Main).await,
         (&Method::PATCH, true, Some("status")) if ctx.resource.status_subresource => {
             patch(&ctx, &body, Subresource::Status).await
@@ -134,7 +137,12 @@ pub(super) async fn handle(
         }
         (&Method::DELETE, true, None) => delete(&ctx, &body).await,
         (&Method::DELETE, false, None) => delete_collection(&ctx, &body).await,
-        (_, _, Some(sub)) if !matches!(sub, "status" | "scale" | "finalize" | "binding") => {
+        (_, _, Some(sub))
+            if !matches!(
+                sub,
+                "status" | "scale" | "finalize" | "binding" | "approval"
+            ) =>
+        {
             Err(Error::NotFoundPath)
         }
         _ => Err(Error::MethodNotAllowed(format!(
@@ -150,6 +158,10 @@ fn is_pod(resource: &Resource) -> bool {
 
 fn is_namespace(resource: &Resource) -> bool {
     resource.group.is_empty() && resource.kind == "Namespace"
+}
+
+fn is_csr(resource: &Resource) -> bool {
+    resource.group == "certificates.k8s.io" && resource.kind == "CertificateSigningRequest"
 }
 
 async fn get(ctx: &Ctx<'_>) -> Result<Response> {
@@ -309,9 +321,7 @@ async fn create(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
     let resource = &ctx.resource;
     crate::auth::agents::admit_create(&ctx.user, &resource.group, &resource.plural, name)
         .map_err(Error::Forbidden)?;
-    if (resource.group.as_str(), resource.kind.as_str())
-        == ("certificates.k8s.io", "CertificateSigningRequest")
-    {
+    if is_csr(resource) {
         crate::auth::csr::record_requester(&ctx.user, &mut object);
     }
     let warnings = check_fields(ctx, &mut object)?;
@@ -352,22 +362,52 @@ async fn finalize(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
         .pointer("/spec/finalizers")
         .cloned()
         .unwrap_or(json!([]));
+    rewrite(ctx, Subresource::Main, |current| {
+        let mut new = current.cloned().unwrap_or_default();
+        new["spec"]["finalizers"] = finalizers.clone();
+        Ok(new)
+    })
+    .await
+}
+
+/// `PUT .../certificatesigningrequests/<name>/approval`: only the decisions change
+/// (`kubectl certificate approve` and `deny`).
+async fn approval(ctx: &Ctx<'_>, body: &[u8]) -> Result<Response> {
+    let submitted = request::decode_object(&ctx.headers, body)?;
+    rewrite(ctx, Subresource::Status, |current| {
+        let current = current.cloned().unwrap_or_default();
+        crate::auth::csr::with_decisions(&current, &submitted).map_err(|reason| {
+            let resource = &ctx.resource;
+            Error::invalid(
+                &resource.group,
+                &resource.kind,
+                ctx.name(),
+                "status.conditions",
+                reason,
+            )
+        })
+    })
+    .await
+}
+
+/// Rewrites the addressed object with `change` (given what is stored) and answers with it.
+async fn rewrite(
+    ctx: &Ctx<'_>,
+    subresource: Subresource,
+    change: impl FnMut(Option<&Value>) -> Result<Value>,
+) -> Result<Response> {
     let options = ctx.query.write_options(&ctx.headers)?;
     let (updated, _) = ctx
         .api
         .store
         .update_with(
             &ctx.resource,
-            None,
+            ctx.ns(),
             ctx.name(),
-            Subresource::Main,
+            subresource,
             &options,
             false,
-            |current| {
-                let mut new = current.cloned().unwrap_or_default();
-                new["spec"]["finalizers"] = finalizers.clone();
-                Ok(new)
-            },
+            change,
         )
         .await?;
     Ok(respond(StatusCode::OK, &updated, &[]))

@@ -10,6 +10,7 @@ mod apps;
 mod auth;
 mod autoscaling;
 mod batch;
+mod certificates;
 mod core_group;
 mod json;
 mod meta;
@@ -31,6 +32,7 @@ use k8s_pb::api::authentication::v1 as authn_v1;
 use k8s_pb::api::authorization::v1 as authz_v1;
 use k8s_pb::api::autoscaling::{v1 as autoscaling_v1, v2 as autoscaling_v2};
 use k8s_pb::api::batch::v1 as batch_v1;
+use k8s_pb::api::certificates::v1 as certificates_v1;
 use k8s_pb::api::core::v1 as core_v1;
 use k8s_pb::api::networking::v1 as networking_v1;
 use k8s_pb::api::policy::v1 as policy_v1;
@@ -92,6 +94,9 @@ fn decoder(api_version: &str, kind: &str) -> Option<DecodeFn> {
         (RBAC, "RoleBinding") => object::<rbac_v1::RoleBinding>,
         (RBAC, "ClusterRoleBinding") => object::<rbac_v1::ClusterRoleBinding>,
         ("scheduling.k8s.io/v1", "PriorityClass") => object::<scheduling_v1::PriorityClass>,
+        ("certificates.k8s.io/v1", "CertificateSigningRequest") => {
+            object::<certificates_v1::CertificateSigningRequest>
+        }
         ("policy/v1", "PodDisruptionBudget") => object::<policy_v1::PodDisruptionBudget>,
         ("policy/v1", "Eviction") => object::<policy_v1::Eviction>,
         ("networking.k8s.io/v1", "Ingress") => object::<networking_v1::Ingress>,

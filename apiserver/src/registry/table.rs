@@ -6,6 +6,7 @@
 
 mod age;
 mod autoscaling;
+mod certificates;
 mod cluster;
 mod fields;
 mod network;
@@ -200,6 +201,7 @@ const DEFAULT_COLUMNS: &[Column] = &[NAME, col("Created At", "date", CREATED_DES
 const NATIVE: &[&[Printer]] = &[
     pod::PRINTERS,
     autoscaling::PRINTERS,
+    certificates::PRINTERS,
     workloads::PRINTERS,
     network::PRINTERS,
     cluster::PRINTERS,
