@@ -18,7 +18,7 @@ use karmada_apiserver::tls::client_certificate;
 use support::apiserver::{ApiServer, Store};
 use support::kubectl::Kubectl;
 use support::poll;
-use support::up::Up;
+use support::up::{Up, until_cluster_ready};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -256,24 +256,15 @@ fn rbac_gates_every_request_as_kubernetes_does() -> anyhow::Result<()> {
 #[test]
 fn each_agent_of_karmada_up_reaches_only_its_own_cluster() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let up = Up::start(dir.path(), &["--members", "2", "--port", "0"])?;
+    // member3 is joined in Push mode: its credentials are a Secret in karmada-cluster.
+    let up = Up::start(
+        dir.path(),
+        &["--members", "3", "--push-members", "member3", "--port", "0"],
+    )?;
     // The agents registered and report through their own identities: `up` is ready only once
     // both clusters are Ready.
-    for cluster in ["member1", "member2"] {
-        up.kubectl
-            .until_prints(
-                &format!("{cluster} Ready"),
-                DEADLINE,
-                &[
-                    "get",
-                    "cluster",
-                    cluster,
-                    "-o",
-                    "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-                ],
-                "True",
-            )
-            .with_context(|| up.logs())?;
+    for cluster in ["member1", "member2", "member3"] {
+        until_cluster_ready(&up.kubectl, cluster).with_context(|| up.logs())?;
     }
     let agent = Kubectl::for_kubeconfig(&dir.path().join("agents/member1.kubeconfig"))?;
     ensure!(
@@ -295,9 +286,14 @@ fn each_agent_of_karmada_up_reaches_only_its_own_cluster() -> anyhow::Result<()>
     own_status.extend(empty);
     agent.ok(&own_status)?;
 
+    // The Push member's credentials are there, for the control plane only.
+    up.kubectl
+        .ok(&["get", "secret", "member3", "-n", "karmada-cluster"])
+        .context("the credentials Secret of member3")?;
+
     // Anything of member2, and every Secret, is refused with Kubernetes' message.
     let user = "User \"system:karmada:agent:member1\"";
-    let refusals: [(Vec<&str>, String); 5] = [
+    let refusals: [(Vec<&str>, String); 6] = [
         (
             vec!["get", "works", "-n", "karmada-es-member2"],
             format!(
@@ -326,6 +322,13 @@ fn each_agent_of_karmada_up_reaches_only_its_own_cluster() -> anyhow::Result<()>
                 "leases.coordination.k8s.io \"member2\" is forbidden: {user} cannot get resource \
                  \"leases\" in API group \"coordination.k8s.io\" in the namespace \
                  \"karmada-cluster\""
+            ),
+        ),
+        (
+            vec!["get", "secret", "member3", "-n", "karmada-cluster"],
+            format!(
+                "secrets \"member3\" is forbidden: {user} cannot get resource \"secrets\" in \
+                 API group \"\" in the namespace \"karmada-cluster\""
             ),
         ),
         (

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use support::dig::{Answer, dig};
 use support::poll;
-use support::up::{Stopped, Up, member_processes, signal};
+use support::up::{Stopped, Up, member_processes, signal, until_cluster_ready};
 
 /// Longest a change may take to reach the answers (watch-driven; a debug build under load).
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -285,18 +285,7 @@ fn dns_answers_exported_services_from_ready_clusters_only() -> anyhow::Result<()
     // The supervisor restarts member2 on its own store; once it is Ready, a rebalance spreads
     // hello over both members again, and the answers follow.
     drop(supervisor);
-    up.kubectl.until_prints(
-        "member2 Ready again",
-        DEADLINE,
-        &[
-            "get",
-            "cluster",
-            "member2",
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-        ],
-        "True",
-    )?;
+    until_cluster_ready(&up.kubectl, "member2").context("member2 Ready again")?;
     up.kubectl
         .ok_stdin(&["apply", "-f", "-"], SPREAD_HELLO_AGAIN)?;
     until_answers(&up, dns, SERVICE, "A", &[&ip1, &ip2], DEADLINE)?;

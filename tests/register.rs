@@ -13,7 +13,7 @@ use karmada_agents::push::credentials::Credentials;
 use support::apiserver::{ApiServer, Store, karmada};
 use support::component::Component;
 use support::kubectl::Kubectl;
-use support::up::Up;
+use support::up::{Up, until_cluster_ready};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -113,19 +113,7 @@ fn a_cluster_enrolled_with_a_bootstrap_token_runs_its_agent_as_itself() -> anyho
         "--status-seconds",
         "1",
     ])?;
-    up.kubectl
-        .until_prints(
-            "member2 Ready",
-            DEADLINE,
-            &[
-                "get",
-                "cluster",
-                "member2",
-                "-o",
-                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-            ],
-            "True",
-        )
+    until_cluster_ready(&up.kubectl, "member2")
         .with_context(|| format!("{}\n--- member2\n{}", up.logs(), member2.log()))?;
     let signed = up.kubectl.ok(&[
         "get",

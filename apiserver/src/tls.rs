@@ -114,6 +114,18 @@ fn issue(
     })
 }
 
+/// Certificate parameters naming `user` (CN) in `group` (O).
+fn subject(user: &str, group: Option<&str>) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, user);
+    if let Some(group) = group {
+        name.push(DnType::OrganizationName, group);
+    }
+    params.distinguished_name = name;
+    params
+}
+
 /// A client certificate for `user` (CN) in `group` (O), signed by `ca`. (Kubernetes reads
 /// every O as a group; the certificate library writes at most one.)
 pub fn client_certificate(
@@ -121,27 +133,17 @@ pub fn client_certificate(
     user: &str,
     group: Option<&str>,
 ) -> Result<Issued, Error> {
-    let mut params = CertificateParams::default();
-    let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, user);
-    if let Some(group) = group {
-        name.push(DnType::OrganizationName, group);
-    }
-    params.distinguished_name = name;
-    issue(ca, params, ExtendedKeyUsagePurpose::ClientAuth)
+    issue(
+        ca,
+        subject(user, group),
+        ExtendedKeyUsagePurpose::ClientAuth,
+    )
 }
 
 /// A new key and a certificate signing request (PEM, both) for `user` (CN) in `group` (O).
 pub fn client_request(user: &str, group: Option<&str>) -> Result<Issued, Error> {
-    let mut params = CertificateParams::default();
-    let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, user);
-    if let Some(group) = group {
-        name.push(DnType::OrganizationName, group);
-    }
-    params.distinguished_name = name;
     let key = KeyPair::generate()?;
-    let request = params.serialize_request(&key)?;
+    let request = subject(user, group).serialize_request(&key)?;
     Ok(Issued {
         cert_pem: request.pem()?,
         key_pem: key.serialize_pem(),

@@ -217,6 +217,22 @@ pub fn until_placed(kubectl: &Kubectl, name: &str, want: &[(&str, i64)]) -> anyh
     })
 }
 
+/// Waits until the federation (current context of `kubectl`) reports Cluster `cluster` Ready.
+pub fn until_cluster_ready(kubectl: &Kubectl, cluster: &str) -> anyhow::Result<()> {
+    kubectl.until_prints(
+        &format!("cluster {cluster} Ready"),
+        DEADLINE,
+        &[
+            "get",
+            "cluster",
+            cluster,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+        ],
+        "True",
+    )
+}
+
 /// Waits until the federation's Deployment `name` (current context of `kubectl`) reports
 /// `ready` ready replicas, summed from the members.
 pub fn until_ready(kubectl: &Kubectl, name: &str, ready: i64) -> anyhow::Result<()> {
