@@ -259,6 +259,10 @@ pub async fn start(config: Config, cancel: CancellationToken) -> Result<Running,
     tasks.spawn(controllers::namespace::run(store.clone(), cancel.clone()));
     tasks.spawn(controllers::gc::run(store.clone(), cancel.clone()));
     tasks.spawn(controllers::rbac::run(store.clone(), cancel.clone()));
+    tasks.spawn(controllers::token_cleaner::run(
+        store.clone(),
+        cancel.clone(),
+    ));
     tasks.spawn(auth.keep_loaded(store.clone(), cancel.clone()));
     if let Some(ca) = config.signer.clone() {
         tasks.spawn(controllers::csr::run(store.clone(), ca, cancel.clone()));

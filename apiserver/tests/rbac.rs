@@ -1,5 +1,6 @@
 //! RBAC's upkeep inside the apiserver: the default roles and bindings exist from the start,
-//! and aggregated ClusterRoles (`view`, `edit`, `admin`) follow the roles labelled into them.
+//! aggregated ClusterRoles (`view`, `edit`, `admin`) follow the roles labelled into them, and
+//! expired bootstrap tokens are deleted.
 
 mod support;
 
@@ -172,5 +173,43 @@ async fn requests_are_authenticated_and_authorized() -> anyhow::Result<()> {
     })
     .await?;
     server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn expired_bootstrap_tokens_are_deleted_and_live_ones_kept() -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::Secret;
+    let server = TestServer::start(Backend::Memory).await?;
+    let secrets: Api<Secret> = Api::namespaced(server.client.clone(), "kube-system");
+    let token = |id: &str, expiration: &str| -> anyhow::Result<Secret> {
+        Ok(serde_json::from_value(json!({
+            "metadata": {"name": format!("bootstrap-token-{id}")},
+            "type": "bootstrap.kubernetes.io/token",
+            "stringData": {"token-id": id, "token-secret": "0123456789abcdef",
+                           "usage-bootstrap-authentication": "true", "expiration": expiration},
+        }))?)
+    };
+    let live = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    secrets
+        .create(&PostParams::default(), &token("live00", &live.to_string())?)
+        .await?;
+    secrets
+        .create(
+            &PostParams::default(),
+            &token("old000", "2020-01-01T00:00:00Z")?,
+        )
+        .await?;
+    eventually("the expired token deleted", || async {
+        Ok(match secrets.get_opt("bootstrap-token-old000").await? {
+            None => Ok(()),
+            Some(_) => Err("still there".to_string()),
+        })
+    })
+    .await?;
+    let kept = secrets.get("bootstrap-token-live00").await?;
+    assert!(
+        kept.data.unwrap_or_default().contains_key("token-secret"),
+        "stringData is stored as data"
+    );
     Ok(())
 }

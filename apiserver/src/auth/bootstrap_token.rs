@@ -52,14 +52,7 @@ pub fn user(
     if secret.pointer("/metadata/deletionTimestamp").is_some() {
         return Err(format!("secret {} is being deleted", secret_name(id)));
     }
-    let field = |key: &str| -> Option<String> {
-        use base64::Engine as _;
-        let encoded = secret["data"][key].as_str()?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .ok()?;
-        String::from_utf8(bytes).ok()
-    };
+    let field = |key: &str| data(secret, key);
     if field("token-id").as_deref() != Some(id) {
         return Err(format!("secret {} names another token id", secret_name(id)));
     }
@@ -94,6 +87,24 @@ pub fn user(
     }
     let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
     Ok(User::new(&format!("{USER_PREFIX}{id}"), &groups))
+}
+
+/// Whether `secret` is a bootstrap token Secret whose expiration has passed at `now`.
+pub fn expired(secret: &Value, now: jiff::Timestamp) -> bool {
+    secret["type"].as_str() == Some(SECRET_TYPE)
+        && data(secret, "expiration")
+            .and_then(|at| at.parse::<jiff::Timestamp>().ok())
+            .is_some_and(|at| at <= now)
+}
+
+/// The text of a Secret's `data` entry `key`.
+fn data(secret: &Value, key: &str) -> Option<String> {
+    use base64::Engine as _;
+    let encoded = secret["data"][key].as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// Compares without stopping at the first difference, so timing tells nothing of the secret.
@@ -131,6 +142,16 @@ mod tests {
                 "system:bootstrappers:karmada:default-cluster-token",
             ),
         ]
+    }
+
+    #[test]
+    fn a_token_secret_past_its_expiration_has_expired() {
+        let secret = secret(&good());
+        assert!(!expired(&secret, NOW.parse().unwrap()));
+        assert!(expired(&secret, "2026-11-24T12:00:00Z".parse().unwrap()));
+        let mut opaque = secret.clone();
+        opaque["type"] = json!("Opaque");
+        assert!(!expired(&opaque, "2027-01-01T00:00:00Z".parse().unwrap()));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod csr;
 pub mod gc;
 pub mod namespace;
 pub mod rbac;
+pub mod token_cleaner;
 
 use std::sync::Arc;
 use std::time::Duration;
