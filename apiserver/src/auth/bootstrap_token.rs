@@ -149,7 +149,7 @@ mod tests {
         let secret = secret(&good());
         assert!(!expired(&secret, NOW.parse().unwrap()));
         assert!(expired(&secret, "2026-11-24T12:00:00Z".parse().unwrap()));
-        let mut opaque = secret.clone();
+        let mut opaque = secret;
         opaque["type"] = json!("Opaque");
         assert!(!expired(&opaque, "2027-01-01T00:00:00Z".parse().unwrap()));
     }
