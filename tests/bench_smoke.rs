@@ -265,3 +265,40 @@ fn quick_dns_run_measures_ours_beside_bind9_and_the_change_latency() -> anyhow::
     );
     Ok(())
 }
+
+#[test]
+fn quick_footprint_run_weighs_every_process() -> anyhow::Result<()> {
+    let (stdout, report) = run_bench(&["footprint", "--quick", "--settle-seconds", "1"])?;
+    let processes = report["processes"]
+        .as_array()
+        .context("the report has no processes")?;
+    let names: Vec<&str> = processes
+        .iter()
+        .filter_map(|p| p["component"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "apiserver",
+            "controller-manager",
+            "scheduler",
+            "member1",
+            "agent member1"
+        ]
+    );
+    for process in processes {
+        assert!(
+            process["rss_bytes"].as_u64().unwrap_or(0) > 0,
+            "{process:#}"
+        );
+    }
+    let total: u64 = processes
+        .iter()
+        .filter_map(|p| p["rss_bytes"].as_u64())
+        .sum();
+    assert_eq!(report["total_bytes"].as_u64(), Some(total), "{report:#}");
+    assert_eq!(report["agent"]["count"], 1, "{report:#}");
+    assert!(report["agent_vs_karmada"].as_f64().unwrap_or(0.0) > 0.0);
+    assert!(stdout.contains("agent vs Karmada's agent"), "{stdout}");
+    Ok(())
+}

@@ -8,6 +8,7 @@ mod driver;
 mod failover;
 mod fanout;
 mod federation;
+mod footprint;
 mod machine;
 mod member;
 mod propagation;
@@ -32,6 +33,9 @@ enum Command {
     /// Cluster failover: a member and its agent are killed; how long until the federation
     /// calls it not Ready, moves every workload away, and shows all replicas Ready elsewhere.
     Failover(failover::Args),
+    /// Memory at rest of a federation of N members with agents and M Deployments: per member
+    /// control plane, per agent (beside Karmada's), the federation's own components, in all.
+    Footprint(footprint::Args),
     /// One member cluster with many simulated nodes: how long the nodes take to register and
     /// Deployments' pods take to be scheduled, run and turn Ready, and the member's CPU and
     /// memory.
@@ -51,6 +55,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Apiserver(args) => apiserver::run(args).await,
         Command::Dns(args) => dns::run(args).await,
         Command::Failover(args) => failover::run(args).await,
+        Command::Footprint(args) => footprint::run(args).await,
         Command::Member(args) => member::run(args).await,
         Command::Propagation(args) => propagation::run(args).await,
         Command::Scheduler(args) => scheduler::run(args).await,
