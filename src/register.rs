@@ -4,13 +4,13 @@
 //! agent's own client certificate. The federation signs it, grants that agent its own cluster's
 //! roles and nothing more, and `register` writes the agent's kubeconfig.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::certificates::v1::{
-    CertificateSigningRequest, CertificateSigningRequestSpec,
+    CertificateSigningRequest, CertificateSigningRequestCondition, CertificateSigningRequestSpec,
 };
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -123,9 +123,52 @@ pub async fn register(args: RegisterArgs) -> anyhow::Result<()> {
     }
     .client("karmada")
     .await?;
-    let user = agents::user(&args.cluster);
-    let request = tls::client_request(&user, Some(agents::GROUP))?;
-    let name = format!("agent-{}-{}", args.cluster, random_text(5));
+    enrol(
+        bootstrap,
+        &args.federation,
+        &ca_pem,
+        &args.cluster,
+        Approval::BySigner,
+        Duration::from_secs(args.timeout_seconds),
+        &args.out,
+    )
+    .await?;
+    println!(
+        "wrote {}: the agent of {} signs in as {}. Next: karmada agent --cluster {} \
+         --karmada-kubeconfig {} --member-kubeconfig <the member's kubeconfig>",
+        args.out.display(),
+        args.cluster,
+        agents::user(&args.cluster),
+        args.cluster,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Who approves an agent's certificate signing request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Approval {
+    /// The federation's signer, as it does for requests of bootstrap tokens.
+    BySigner,
+    /// The caller, an administrator (as `kubectl certificate approve` would).
+    ByCaller,
+}
+
+/// Gets the agent of `cluster` its own certificate through the federation at `server` (whose
+/// CA is `ca_pem`), asking with `client`: a new key, a CertificateSigningRequest, its
+/// approval, and the signed certificate. The federation grants that agent its cluster's roles
+/// when it signs. Writes the agent's kubeconfig to `out`.
+pub(crate) async fn enrol(
+    client: kube::Client,
+    server: &str,
+    ca_pem: &str,
+    cluster: &str,
+    approval: Approval,
+    timeout: Duration,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let request = tls::client_request(&agents::user(cluster), Some(agents::GROUP))?;
+    let name = format!("agent-{cluster}-{}", random_text(5));
     let usages = ["client auth", "digital signature", "key encipherment"];
     let object = CertificateSigningRequest {
         metadata: ObjectMeta {
@@ -140,33 +183,40 @@ pub async fn register(args: RegisterArgs) -> anyhow::Result<()> {
         },
         status: None,
     };
-    let requests: Api<CertificateSigningRequest> = Api::all(bootstrap);
-    requests
+    let requests: Api<CertificateSigningRequest> = Api::all(client);
+    let mut created = requests
         .create(&PostParams::default(), &object)
         .await
-        .with_context(|| format!("cannot ask {} for a certificate", args.federation))?;
-    let certificate = signed(&requests, &name, Duration::from_secs(args.timeout_seconds)).await?;
+        .with_context(|| format!("cannot ask {server} for a certificate"))?;
+    if approval == Approval::ByCaller {
+        let approved = CertificateSigningRequestCondition {
+            type_: "Approved".into(),
+            status: "True".into(),
+            reason: Some("KarmadaUp".into()),
+            message: Some(format!("the agent of cluster {cluster}, run by karmada up")),
+            ..CertificateSigningRequestCondition::default()
+        };
+        created
+            .status
+            .get_or_insert_with(Default::default)
+            .conditions = Some(vec![approved]);
+        requests
+            .replace_subresource("approval", &name, &PostParams::default(), &created)
+            .await
+            .with_context(|| format!("cannot approve certificate signing request {name}"))?;
+    }
+    let certificate = signed(&requests, &name, timeout).await?;
     let context = kubeconfig::Context {
         name: "karmada".into(),
-        server: args.federation.clone(),
+        server: server.to_string(),
         token: None,
-        ca_pem: Some(ca_pem),
+        ca_pem: Some(ca_pem.to_string()),
         client_certificate: Some(tls::Issued {
             cert_pem: certificate,
             key_pem: request.key_pem,
         }),
     };
-    kubeconfig::write(&args.out, &[context])
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!(
-        "wrote {}: the agent of {} signs in as {user}. Next: karmada agent --cluster {} \
-         --karmada-kubeconfig {} --member-kubeconfig <the member's kubeconfig>",
-        args.out.display(),
-        args.cluster,
-        args.cluster,
-        args.out.display()
-    );
-    Ok(())
+    kubeconfig::write(out, &[context]).with_context(|| format!("cannot write {}", out.display()))
 }
 
 /// Waits for request `name` to be signed and returns the certificate (PEM).

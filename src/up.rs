@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use k8s_openapi::api::coordination::v1::Lease;
 use karmada_agents::agent::cluster::lease::LEASE_NAMESPACE;
+use karmada_agents::push::credentials::Credentials;
 use karmada_api::cluster::{Cluster, ClusterSyncMode};
 use karmada_apiserver::kubeconfig;
 use kube::Api;
@@ -195,13 +196,13 @@ impl Federation {
         if !layout.etcd_endpoints.is_empty() {
             apiserver_args.extend(["--etcd-endpoints".into(), layout.etcd_endpoints.join(",")]);
         }
-        let (apiserver_url, port) = self
+        let (apiserver, port) = self
             .start_server("apiserver", apiserver_args, layout.apiserver_port, deadline)
             .await?;
         layout.apiserver_port = port;
-        tracing::info!(url = %apiserver_url, store = %store(layout, &federation_dir), "federation apiserver serving");
+        tracing::info!(url = %apiserver.server, store = %store(layout, &federation_dir), "federation apiserver serving");
 
-        let mut member_urls = BTreeMap::new();
+        let mut member_servers = BTreeMap::new();
         let starts = layout.members.iter().enumerate().map(|(index, member)| {
             let networks = plan::networks(index);
             let args = command(
@@ -237,10 +238,11 @@ impl Federation {
                 }
             }
         }
-        for ((spec, (process, url, port)), member) in served.into_iter().zip(&mut layout.members) {
+        for ((spec, (process, server, port)), member) in served.into_iter().zip(&mut layout.members)
+        {
             tracing::info!(
                 member = %member.name,
-                %url,
+                url = %server.server,
                 "member serving: {}, {} nodes x {} CPU / {}, {:?} mode",
                 member.region,
                 member.nodes,
@@ -249,7 +251,7 @@ impl Federation {
                 member.mode
             );
             member.port = port;
-            member_urls.insert(member.name.clone(), url);
+            member_servers.insert(member.name.clone(), server);
             self.servers.supervise(with_port(spec, port), process);
         }
         if layout.dns_port == 0 {
@@ -257,7 +259,7 @@ impl Federation {
         }
         let dns = SocketAddr::from((Ipv4Addr::LOCALHOST, layout.dns_port));
         plan::save(&self.dir, layout)?;
-        self.write_client_files(&apiserver_url, &member_urls, dns)?;
+        self.write_client_files(&apiserver, &member_servers, dns)?;
 
         let federation_kubeconfig = path(&federation_dir.join("kubeconfig"));
         for name in ["controller-manager", "scheduler"] {
@@ -286,7 +288,8 @@ impl Federation {
             match member.mode {
                 Mode::Pull => {
                     let agent_kubeconfig =
-                        agent_identity(&client, &federation_dir, &self.dir, &member.name).await?;
+                        agent_identity(&client, &apiserver, &self.dir, &member.name, deadline)
+                            .await?;
                     let args = command(
                         "agent",
                         [
@@ -330,41 +333,37 @@ impl Federation {
         args: Vec<String>,
         port: u16,
         deadline: Instant,
-    ) -> anyhow::Result<(String, u16)> {
+    ) -> anyhow::Result<(Credentials, u16)> {
         let spec = self.spec(name, args);
-        let (process, url, port) = start_server(spec.clone(), port, deadline).await?;
+        let (process, server, port) = start_server(spec.clone(), port, deadline).await?;
         self.servers.supervise(with_port(spec, port), process);
-        Ok((url, port))
+        Ok((server, port))
     }
 
     /// `DIR/kubeconfig` (contexts `karmada`, then every member; `karmada` current, each with
     /// its server's CA and admin credentials) and `DIR/endpoints.json`.
     fn write_client_files(
         &self,
-        apiserver: &str,
-        members: &BTreeMap<String, String>,
+        apiserver: &Credentials,
+        members: &BTreeMap<String, Credentials>,
         dns: SocketAddr,
     ) -> anyhow::Result<()> {
-        // Each server's own kubeconfig holds its CA and admin token.
-        let context = |name: &str, dir: &str| {
-            let credentials =
-                crate::kubeconfig::credentials(&self.dir.join(dir).join("kubeconfig"))?;
-            crate::kubeconfig::context(name, &credentials)
-        };
-        let mut contexts = vec![context("karmada", "federation")?];
-        for name in members.keys() {
-            contexts.push(context(name, name)?);
+        let mut contexts = vec![crate::kubeconfig::context("karmada", apiserver)?];
+        for (name, server) in members {
+            contexts.push(crate::kubeconfig::context(name, server)?);
         }
         // Sorted by name, member10 would come before member2.
         contexts[1..].sort_by_key(|c| member_index(&c.name));
         let path = self.dir.join("kubeconfig");
         kubeconfig::write(&path, &contexts)
             .with_context(|| format!("cannot write {}", path.display()))?;
+        let urls: BTreeMap<&String, &String> =
+            members.iter().map(|(name, m)| (name, &m.server)).collect();
         let endpoints = serde_json::json!({
-            "apiserver": apiserver,
+            "apiserver": apiserver.server,
             "dns": dns.to_string(),
             "kubeconfig": path,
-            "members": members,
+            "members": urls,
         });
         plan::write_atomically(
             &self.dir.join("endpoints.json"),
@@ -373,48 +372,47 @@ impl Federation {
     }
 }
 
-/// Gives the agent of `cluster` its own identity: a client certificate of the federation's CA
-/// (user `system:karmada:agent:<cluster>`, group `system:karmada:agents`) in
-/// `DIR/agents/<cluster>.kubeconfig`, and the RBAC that confines it to its own cluster.
-/// Returns that kubeconfig's path.
+/// Gives the agent of `cluster` its own identity, as `karmada register` does but approved by
+/// the admin: a client certificate for user `system:karmada:agent:<cluster>` in group
+/// `system:karmada:agents`, which the federation signs while granting that agent its own
+/// cluster's roles, in `DIR/agents/<cluster>.kubeconfig`. Returns that kubeconfig's path.
 async fn agent_identity(
-    federation: &kube::Client,
-    federation_dir: &Path,
+    admin: &kube::Client,
+    apiserver: &Credentials,
     dir: &Path,
     cluster: &str,
+    deadline: Instant,
 ) -> anyhow::Result<PathBuf> {
-    use karmada_agents::agent::identity;
-    identity::grant(federation, cluster).await?;
-    let admin = crate::kubeconfig::credentials(&federation_dir.join("kubeconfig"))?;
-    let ca = karmada_apiserver::pki::ClusterCa::load_or_create(
-        &federation_dir.join("pki"),
-        "karmada-ca",
-    )?;
-    let certificate = karmada_apiserver::tls::client_certificate(
-        &ca,
-        &identity::user(cluster),
-        Some(identity::AGENTS_GROUP),
-    )?;
-    let mut context = crate::kubeconfig::context("karmada", &admin)?;
-    context.token = None;
-    context.client_certificate = Some(certificate);
+    let ca_pem = apiserver
+        .ca_bundle
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .context("the federation apiserver's kubeconfig has no CA")?;
     let agents = dir.join("agents");
     std::fs::create_dir_all(&agents)
         .with_context(|| format!("cannot create {}", agents.display()))?;
     let path = agents.join(format!("{cluster}.kubeconfig"));
-    kubeconfig::write(&path, &[context])
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    crate::register::enrol(
+        admin.clone(),
+        &apiserver.server,
+        &ca_pem,
+        cluster,
+        crate::register::Approval::ByCaller,
+        deadline.saturating_duration_since(Instant::now()),
+        &path,
+    )
+    .await?;
     Ok(path)
 }
 
 /// Starts `karmada <args> --listen 127.0.0.1:<port>` (an apiserver or a member, with
 /// `--data-dir`) and waits until it writes its kubeconfig and answers through it. Returns the
-/// process, its URL and the port it took.
+/// process, the credentials of that kubeconfig (URL, CA, admin token) and the port it took.
 async fn start_server(
     spec: Spec,
     port: u16,
     deadline: Instant,
-) -> anyhow::Result<(Process, String, u16)> {
+) -> anyhow::Result<(Process, Credentials, u16)> {
     let data_dir = spec
         .args
         .iter()
@@ -446,12 +444,13 @@ async fn start_server(
             );
         }
         if kubeconfig.exists() {
-            let url = crate::kubeconfig::server(&kubeconfig)?;
-            let client = crate::kubeconfig::client(&kubeconfig).await?;
+            let server = crate::kubeconfig::credentials(&kubeconfig)?;
+            let client = server.client(&spec.name).await?;
             if client.apiserver_version().await.is_ok() {
-                let port = port_of(&url)
+                let url = &server.server;
+                let port = port_of(url)
                     .with_context(|| format!("{} serves at {url}, which has no port", spec.name))?;
-                return Ok((process, url, port));
+                return Ok((process, server, port));
             }
         }
         if Instant::now() >= deadline {

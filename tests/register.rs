@@ -115,14 +115,20 @@ fn a_cluster_enrolled_with_a_bootstrap_token_runs_its_agent_as_itself() -> anyho
     ])?;
     until_cluster_ready(&up.kubectl, "member2")
         .with_context(|| format!("{}\n--- member2\n{}", up.logs(), member2.log()))?;
+    // `karmada up` enrolled member1's agent the same way (approved by the admin); member2's
+    // request is the bootstrap token's, approved by the federation itself.
     let signed = up.kubectl.ok(&[
         "get",
         "csr",
         "-o",
-        "jsonpath={.items[0].status.conditions[0].type} {.items[0].spec.username}",
+        "jsonpath={range .items[*]}{.status.conditions[0].type}/{.status.conditions[0].reason} \
+         {.spec.username};{end}",
     ])?;
     ensure!(
-        signed == format!("Approved system:bootstrap:{id}"),
+        signed
+            == format!(
+                "Approved/KarmadaUp karmada-admin;Approved/AutoApproved system:bootstrap:{id};"
+            ),
         "{signed}"
     );
 

@@ -4,5 +4,4 @@ pub mod execution;
 
 pub mod cluster;
 pub mod estimator;
-pub mod identity;
 pub mod mcs;
