@@ -106,11 +106,15 @@ pub struct Report {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let params = args.params()?;
-    let machine = super::start(&params);
-    let dir = tempfile::tempdir().context("cannot create a data directory")?;
     let timeout = Duration::from_secs(args.timeout_seconds);
-    let report = super::interruptible(bench(&params, dir.path(), timeout, machine)).await?;
-    super::publish(&table(&report), &report, args.common.out.as_deref())
+    let p = &params;
+    super::execute(
+        p,
+        args.common.out.as_deref(),
+        table,
+        |dir, machine| async move { bench(p, &dir, timeout, machine).await },
+    )
+    .await
 }
 
 async fn bench(

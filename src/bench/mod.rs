@@ -100,6 +100,27 @@ async fn interruptible<T>(bench: impl Future<Output = anyhow::Result<T>>) -> any
     }
 }
 
+/// Runs one scenario: probes the machine, gives `bench` a data directory of its own (removed
+/// afterwards), stops it on Ctrl-C, then prints `table` of its report and writes the JSON to
+/// `out` when asked.
+async fn execute<P, R, Fut>(
+    params: &P,
+    out: Option<&std::path::Path>,
+    table: fn(&R) -> String,
+    bench: impl FnOnce(std::path::PathBuf, machine::Machine) -> Fut,
+) -> anyhow::Result<()>
+where
+    P: std::fmt::Debug,
+    R: serde::Serialize,
+    Fut: Future<Output = anyhow::Result<R>>,
+{
+    use anyhow::Context as _;
+    let machine = start(params);
+    let dir = tempfile::tempdir().context("cannot create a data directory")?;
+    let report = interruptible(bench(dir.path().to_path_buf(), machine)).await?;
+    publish(&table(&report), &report, out)
+}
+
 /// Prints the table and, when asked, writes the report as JSON.
 fn publish(
     table: &str,
