@@ -12,6 +12,12 @@ const HPA_BEHAVIOR: &str = "autoscaling.alpha.kubernetes.io/behavior";
 const HPA_CONDITIONS: &str = "autoscaling.alpha.kubernetes.io/conditions";
 const HPA_CURRENT_METRICS: &str = "autoscaling.alpha.kubernetes.io/current-metrics";
 
+/// Whether `object` already names `api_version` and `kind`, so converting it would change nothing.
+pub fn is_shaped(object: &Value, api_version: &str, kind: &str) -> bool {
+    object.get("apiVersion").and_then(Value::as_str) == Some(api_version)
+        && object.get("kind").and_then(Value::as_str) == Some(kind)
+}
+
 /// Converts `object` to `api_version` (same kind family). Unknown pairs only change `apiVersion`.
 pub fn convert(mut object: Value, api_version: &str, kind: &str) -> Value {
     let from = object

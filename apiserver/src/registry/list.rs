@@ -11,8 +11,8 @@ use super::error::{Error, Result};
 use super::fields;
 use super::object::Meta;
 use super::selector::{FieldSelector, LabelSelector};
-use super::store::{Store, present};
-use super::watch_cache::{Change, ChangeKind, decode};
+use super::store::{Store, present, present_shared};
+use super::watch_cache::{Change, ChangeKind, Retained, decode};
 use crate::storage::{RangeOptions, Revision};
 
 /// How long a consistent list waits for the cache before reading storage.
@@ -314,19 +314,6 @@ impl Store {
     }
 }
 
-/// A cached object as the client sees it, sharing the cached copy when it is already in the
-/// requested version (the common case), so lists and watches do not copy every object.
-fn present_shared(resource: &Resource, object: Arc<Value>) -> Arc<Value> {
-    let same_version =
-        object.get("apiVersion").and_then(Value::as_str) == Some(resource.api_version().as_str());
-    let same_kind = object.get("kind").and_then(Value::as_str) == Some(resource.kind.as_str());
-    if same_version && same_kind {
-        object
-    } else {
-        Arc::new(present(resource, (*object).clone()))
-    }
-}
-
 /// Watch event types as the API names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
@@ -358,7 +345,7 @@ pub struct Watch {
     filter: Filter,
     prefix: String,
     pending: std::collections::VecDeque<Event>,
-    backlog: std::collections::VecDeque<Arc<Change>>,
+    backlog: std::collections::VecDeque<Arc<Retained>>,
     receiver: broadcast::Receiver<Arc<Change>>,
     /// The revision delivered so far (for bookmarks).
     revision: Revision,
@@ -387,7 +374,13 @@ impl Watch {
         }
         loop {
             let change = match self.backlog.pop_front() {
-                Some(change) => change,
+                Some(retained) if retained.revision <= self.revision => continue,
+                // Only the changes this watch can see are parsed again.
+                Some(retained) if !retained.key.starts_with(&self.prefix) => {
+                    self.revision = retained.revision;
+                    continue;
+                }
+                Some(retained) => Arc::new(retained.change()?),
                 None => match self.receiver.recv().await {
                     Ok(change) => change,
                     Err(broadcast::error::RecvError::Lagged(_)) => {

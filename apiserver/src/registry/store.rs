@@ -4,15 +4,15 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::catalog::{Catalog, Resource};
 use super::error::{Error, Result};
 use super::karmada;
 use super::object::{Meta, generate_name, meta_mut, now_rfc3339, set_finalizers};
 use super::strategy::{self, Subresource};
-use super::watch_cache::{WatchCache, decode};
-use crate::storage::{self, Storage};
+use super::watch_cache::{WatchCache, decode, set_resource_version};
+use crate::storage::{self, KeyValue, Storage};
 
 /// Finalizer that makes an owner wait until its dependents are deleted.
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
@@ -195,7 +195,7 @@ impl Store {
             .create(&key, self.encode(resource, &object)?)
             .await
         {
-            Ok(kv) => Ok(present(resource, decode(&kv.value, kv.mod_revision)?)),
+            Ok(kv) => self.stored(resource, object, &kv),
             Err(storage::Error::AlreadyExists(_)) => Err(Error::AlreadyExists {
                 group: resource.group.clone(),
                 resource: resource.plural.clone(),
@@ -365,7 +365,8 @@ impl Store {
             let from_cache = cached.is_some();
             let read = match cached {
                 Some(hit) => Some(hit),
-                None => self.read(resource, namespace, name).await?,
+                None => (self.read(resource, namespace, name).await?)
+                    .map(|(object, revision)| (Arc::new(object), revision)),
             };
             let Some((current, mod_revision)) = read else {
                 if !allow_create {
@@ -379,7 +380,7 @@ impl Store {
                     other => return other.map(|v| (v, true)),
                 }
             };
-            let new = match self.next_state(
+            let mut new = match self.next_state(
                 resource,
                 namespace,
                 name,
@@ -396,7 +397,7 @@ impl Store {
                 if from_cache {
                     continue;
                 }
-                return Ok((current, false));
+                return Ok((Arc::unwrap_or_clone(current), false));
             }
             if options.dry_run {
                 return Ok((new, false));
@@ -407,20 +408,15 @@ impl Store {
                     .await
                     .map(|_| None)
             } else {
-                let mut stored = new.clone();
-                meta_mut(&mut stored).remove("resourceVersion");
+                meta_mut(&mut new).remove("resourceVersion");
+                let value = self.encode(resource, &new)?;
                 self.storage
-                    .update(&key, self.encode(resource, &stored)?, mod_revision)
+                    .update(&key, value, mod_revision)
                     .await
                     .map(Some)
             };
             match written {
-                Ok(Some(kv)) => {
-                    return Ok((
-                        present(resource, decode(&kv.value, kv.mod_revision)?),
-                        false,
-                    ));
-                }
+                Ok(Some(kv)) => return Ok((self.stored(resource, new, &kv)?, false)),
                 Ok(None) => return Ok((new, false)),
                 Err(storage::Error::Conflict { .. }) => continue,
                 Err(storage::Error::NotFound(_)) if from_cache => continue,
@@ -437,10 +433,10 @@ impl Store {
         resource: &Resource,
         namespace: Option<&str>,
         name: &str,
-    ) -> Option<(Value, i64)> {
+    ) -> Option<(Arc<Value>, i64)> {
         let object = self.cached(resource, namespace, name)?;
         let revision = object.resource_version()?.parse().ok()?;
-        Some((present(resource, (*object).clone()), revision))
+        Some((present_shared(resource, object), revision))
     }
 
     /// Runs an update's steps on `current`: the caller's change, identity and precondition
@@ -581,10 +577,33 @@ impl Store {
     /// resource version (which is the revision).
     pub(super) fn encode(&self, resource: &Resource, object: &Value) -> Result<Bytes> {
         let (api_version, kind) = self.catalog.storage_version(resource);
-        let stored = super::convert::convert(object.clone(), &api_version, &kind);
-        serde_json::to_vec(&stored)
+        let encoded = if super::convert::is_shaped(object, &api_version, &kind) {
+            serde_json::to_vec(object)
+        } else {
+            serde_json::to_vec(&super::convert::convert(
+                object.clone(),
+                &api_version,
+                &kind,
+            ))
+        };
+        encoded
             .map(Bytes::from)
             .map_err(|e| Error::Internal(format!("cannot encode object: {e}")))
+    }
+
+    /// `object` as it was just written in `kv`, as the client sees it. The written bytes are
+    /// parsed again only when storing converted the object; otherwise they hold `object` itself.
+    fn stored(&self, resource: &Resource, mut object: Value, kv: &KeyValue) -> Result<Value> {
+        let (api_version, kind) = self.catalog.storage_version(resource);
+        let as_read = super::convert::is_shaped(&object, &api_version, &kind)
+            && api_version == resource.api_version()
+            && kind == resource.kind;
+        if as_read {
+            set_resource_version(&mut object, kv.mod_revision);
+            Ok(object)
+        } else {
+            Ok(present(resource, decode(&kv.value, kv.mod_revision)?))
+        }
     }
 
     /// The object named by `(group, plural, namespace, name)` as the cache last saw it.
@@ -626,19 +645,48 @@ fn manager(options: &WriteOptions) -> &str {
 
 /// Whether an update changes nothing but bookkeeping (then it is not written at all).
 fn unchanged(current: &Value, new: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        let meta = meta_mut(&mut v);
-        meta.remove("resourceVersion");
-        meta.remove("managedFields");
-        v
+    let (Some(current), Some(new)) = (current.as_object(), new.as_object()) else {
+        return current == new;
     };
-    strip(current) == strip(new)
+    let empty = Map::new();
+    let (current_meta, new_meta) = (
+        metadata(current).unwrap_or(&empty),
+        metadata(new).unwrap_or(&empty),
+    );
+    same_except(current, new, &["metadata"])
+        && same_except(
+            current_meta,
+            new_meta,
+            &["resourceVersion", "managedFields"],
+        )
+}
+
+fn metadata(object: &Map<String, Value>) -> Option<&Map<String, Value>> {
+    object.get("metadata").and_then(Value::as_object)
+}
+
+/// Whether two maps hold the same entries, in any order, apart from the keys in `skip`.
+fn same_except(a: &Map<String, Value>, b: &Map<String, Value>, skip: &[&str]) -> bool {
+    let kept = |m: &Map<String, Value>| m.keys().filter(|k| !skip.contains(&k.as_str())).count();
+    kept(a) == kept(b)
+        && a.iter()
+            .filter(|(k, _)| !skip.contains(&k.as_str()))
+            .all(|(k, v)| b.get(k) == Some(v))
 }
 
 /// Shapes a stored object for the version it is read at.
 pub fn present(resource: &Resource, object: Value) -> Value {
     super::convert::convert(object, &resource.api_version(), &resource.kind)
+}
+
+/// A cached object as the client sees it, sharing the cached copy when it is already in the
+/// requested version (the common case), so reads, lists and watches do not copy every object.
+pub(super) fn present_shared(resource: &Resource, object: Arc<Value>) -> Arc<Value> {
+    if super::convert::is_shaped(&object, &resource.api_version(), &resource.kind) {
+        object
+    } else {
+        Arc::new(present(resource, (*object).clone()))
+    }
 }
 
 #[cfg(test)]
@@ -757,5 +805,36 @@ mod tests {
             )
             .await
             .expect("precondition on the stored version");
+    }
+
+    #[test]
+    fn only_bookkeeping_changes_count_as_unchanged() {
+        let current = json!({
+            "kind": "ConfigMap",
+            "metadata": {"name": "c", "resourceVersion": "5", "managedFields": [{"manager": "a"}]},
+            "data": {"k": "v"},
+        });
+        // Key order, resourceVersion and managedFields do not matter.
+        let reordered = json!({
+            "data": {"k": "v"},
+            "metadata": {"managedFields": [{"manager": "b"}], "name": "c"},
+            "kind": "ConfigMap",
+        });
+        assert!(unchanged(&current, &reordered));
+        let mut labelled = current.clone();
+        labelled["metadata"]["labels"] = json!({"x": "1"});
+        assert!(!unchanged(&current, &labelled));
+        let mut edited = current.clone();
+        edited["data"]["k"] = json!("w");
+        assert!(!unchanged(&current, &edited));
+        let mut extra = current.clone();
+        extra["spec"] = json!({});
+        assert!(!unchanged(&current, &extra));
+        assert!(!unchanged(&extra, &current));
+        // A missing metadata is the same as one holding only bookkeeping.
+        assert!(unchanged(
+            &json!({"data": {}}),
+            &json!({"data": {}, "metadata": {"resourceVersion": "1"}})
+        ));
     }
 }

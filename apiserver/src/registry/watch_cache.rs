@@ -1,7 +1,10 @@
 //! An in-memory mirror of the whole store that serves lists and watches.
 //!
 //! One storage watch feeds it; it keeps every current object (parsed, with its
-//! `resourceVersion` filled in) and a bounded window of recent events. Lists wait until the
+//! `resourceVersion` filled in) and a bounded window of recent events. The window keeps each
+//! change as the JSON the store holds and parses it again only when a watch replays it: a parsed
+//! object takes several times the memory of its JSON, and most changes are never replayed.
+//! Lists wait until the
 //! mirror has caught up with the revision the caller needs, so reads stay consistent with
 //! writes; watches replay from the window and then follow live events. A watch that asks for
 //! history older than the window gets `Expired` (410), as from kube-apiserver's cache.
@@ -10,6 +13,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
@@ -41,10 +45,45 @@ pub struct Change {
     pub prev: Option<Arc<Value>>,
 }
 
+/// A change as the window keeps it: the stored JSON of the object after and before it.
+#[derive(Debug)]
+pub struct Retained {
+    pub kind: ChangeKind,
+    pub key: String,
+    pub revision: Revision,
+    object: Bytes,
+    /// The object before the change and the revision it was written at.
+    prev: Option<(Bytes, Revision)>,
+}
+
+impl Retained {
+    /// The change as watchers see it, parsed again.
+    pub fn change(&self) -> Result<Change> {
+        let prev = match &self.prev {
+            Some((value, revision)) => Some(Arc::new(decode(value, *revision)?)),
+            None => None,
+        };
+        Ok(Change {
+            kind: self.kind,
+            key: self.key.clone(),
+            revision: self.revision,
+            object: Arc::new(decode(&self.object, self.revision)?),
+            prev,
+        })
+    }
+}
+
+/// A current object, parsed, and the stored JSON it was parsed from (shared with the window).
+struct Cached {
+    object: Arc<Value>,
+    stored: Bytes,
+    revision: Revision,
+}
+
 struct State {
-    objects: BTreeMap<String, Arc<Value>>,
+    objects: BTreeMap<String, Cached>,
     /// Recent changes, oldest first.
-    window: VecDeque<Arc<Change>>,
+    window: VecDeque<Arc<Retained>>,
     /// Events older than this revision are no longer in the window.
     window_start: Revision,
     revision: Revision,
@@ -52,7 +91,7 @@ struct State {
 
 /// A watch on the cache: the retained changes to replay, then the live ones.
 pub struct Subscription {
-    pub backlog: Vec<Arc<Change>>,
+    pub backlog: Vec<Arc<Retained>>,
     pub receiver: broadcast::Receiver<Arc<Change>>,
     /// The cache revision when the subscription started.
     pub revision: Revision,
@@ -120,10 +159,12 @@ impl WatchCache {
             .await?;
         let mut objects = BTreeMap::new();
         for kv in &range.kvs {
-            objects.insert(
-                kv.key.clone(),
-                Arc::new(decode(&kv.value, kv.mod_revision)?),
-            );
+            let cached = Cached {
+                object: Arc::new(decode(&kv.value, kv.mod_revision)?),
+                stored: kv.value.clone(),
+                revision: kv.mod_revision,
+            };
+            objects.insert(kv.key.clone(), cached);
         }
         let revision = range.revision;
         let (events, _) = broadcast::channel(options.fanout_buffer);
@@ -182,29 +223,36 @@ impl WatchCache {
         let key = event.kv.key.clone();
         let object = Arc::new(decode(&event.kv.value, revision)?);
         let mut state = self.state.lock().expect("watch cache lock");
-        let prev = state.objects.get(&key).cloned();
-        let kind = match event.kind {
-            EventKind::Delete => {
-                state.objects.remove(&key);
-                ChangeKind::Deleted
-            }
+        let prev = match event.kind {
+            EventKind::Delete => state.objects.remove(&key),
             EventKind::Put => {
-                state.objects.insert(key.clone(), object.clone());
-                if prev.is_some() {
-                    ChangeKind::Modified
-                } else {
-                    ChangeKind::Added
-                }
+                let cached = Cached {
+                    object: object.clone(),
+                    stored: event.kv.value.clone(),
+                    revision,
+                };
+                state.objects.insert(key.clone(), cached)
             }
         };
+        let kind = match (&event.kind, &prev) {
+            (EventKind::Delete, _) => ChangeKind::Deleted,
+            (EventKind::Put, Some(_)) => ChangeKind::Modified,
+            (EventKind::Put, None) => ChangeKind::Added,
+        };
+        state.window.push_back(Arc::new(Retained {
+            kind,
+            key: key.clone(),
+            revision,
+            object: event.kv.value.clone(),
+            prev: prev.as_ref().map(|p| (p.stored.clone(), p.revision)),
+        }));
         let change = Arc::new(Change {
             kind,
             key,
             revision,
             object,
-            prev,
+            prev: prev.map(|p| p.object),
         });
-        state.window.push_back(change.clone());
         while state.window.len() > self.capacity {
             if let Some(old) = state.window.pop_front() {
                 state.window_start = old.revision + 1;
@@ -257,7 +305,7 @@ impl WatchCache {
             .objects
             .range((lower, std::ops::Bound::Unbounded))
             .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), v.object.clone()))
             .collect();
         (items, state.revision)
     }
@@ -269,7 +317,7 @@ impl WatchCache {
             .expect("watch cache lock")
             .objects
             .get(key)
-            .cloned()
+            .map(|cached| cached.object.clone())
     }
 
     /// Changes after `revision` (exclusive) followed by live changes. `None` for `revision`
@@ -352,6 +400,12 @@ mod tests {
         let backlog = cache.watch(Some(last - 1)).expect("within window").backlog;
         assert_eq!(backlog.len(), 1);
         assert_eq!(backlog[0].kind, ChangeKind::Added);
+        let change = backlog[0].change().expect("parsed again");
+        assert_eq!(change.revision, last);
+        assert_eq!(
+            change.object["metadata"]["resourceVersion"],
+            last.to_string()
+        );
         assert!(matches!(cache.watch(Some(0)), Err(Error::Expired(_))));
     }
 }

@@ -35,6 +35,10 @@ const META_COMPACTED: &str = "compacted";
 /// catches up from the log instead of losing events.
 const WATCH_BUFFER: usize = 1024;
 
+/// redb's page cache. Reads are served by the apiserver's watch cache, so this mostly holds the
+/// pages writes touch; redb's own default (1 GiB) lets it grow with the store.
+const CACHE_BYTES: usize = 16 << 20;
+
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 256;
 
@@ -103,7 +107,9 @@ impl Embedded {
             })
         })?;
         let path = dir.join("store.redb");
-        let db = Database::create(&path)
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
             .map_err(|source| Error::backend(OpenError::Open { path, source }))?;
         Embedded::with_database(db)
     }
