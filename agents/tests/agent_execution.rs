@@ -469,3 +469,74 @@ async fn a_member_object_deleted_by_someone_else_is_put_back() -> anyhow::Result
     assert_eq!(mode(&again), Some("blue"));
     Ok(())
 }
+
+/// An edit made in the member to what the Work sets is undone: a Deployment's spec (its
+/// generation moves), a ConfigMap's data (its resourceVersion moves), and a label the agent
+/// stamps that someone removed.
+#[tokio::test]
+async fn member_edits_to_what_the_work_sets_are_undone() -> anyhow::Result<()> {
+    let env = Env::start().await?;
+    env.create("settings-cm", config_map("blue"), |_| {})
+        .await?;
+    env.create("web-deploy", deployment("nginx:1"), |_| {})
+        .await?;
+    member_config_map(&env, "blue").await?;
+    let deployments: Api<Deployment> = env.member_api();
+    let image = |d: &Deployment| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref()?.containers.first()?.image.clone())
+    };
+    eventually("member Deployment", || async {
+        Ok(match deployments.get_opt("web").await? {
+            Some(d) if image(&d).as_deref() == Some("nginx:1") => Ok(()),
+            other => Err(format!("{:?}", other.map(|d| image(&d)))),
+        })
+    })
+    .await?;
+
+    let configs: Api<ConfigMap> = env.member_api();
+    let edit = PatchParams::default();
+    configs
+        .patch(
+            "settings",
+            &edit,
+            &Patch::Merge(json!({"data": {"mode": "red"}})),
+        )
+        .await?;
+    member_config_map(&env, "blue").await?;
+
+    deployments
+        .patch(
+            "web",
+            &edit,
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "web", "image": "nginx:2"}]}}}})),
+        )
+        .await?;
+    let restored = eventually("member Deployment image put back", || async {
+        Ok(match deployments.get("web").await? {
+            d if image(&d).as_deref() == Some("nginx:1") => Ok(d),
+            d => Err(format!("{:?}", image(&d))),
+        })
+    })
+    .await?;
+    assert!(
+        restored.metadata.generation >= Some(3),
+        "edited, then applied again"
+    );
+
+    let unlabel = json!({"metadata": {"labels": {MANAGED_BY_KARMADA_LABEL: null}}});
+    deployments
+        .patch("web", &edit, &Patch::Merge(unlabel))
+        .await?;
+    eventually("Karmada's label put back", || async {
+        let d = deployments.get("web").await?;
+        Ok(match d.labels().get(MANAGED_BY_KARMADA_LABEL) {
+            Some(v) if v == "true" => Ok(()),
+            other => Err(format!("{other:?}")),
+        })
+    })
+    .await?;
+    Ok(())
+}

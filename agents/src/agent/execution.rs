@@ -8,6 +8,7 @@
 
 mod apply;
 mod manifest;
+mod record;
 mod resources;
 mod status;
 mod triggers;
@@ -28,6 +29,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use self::manifest::WorkRef;
+use self::record::Records;
 use self::resources::Resources;
 use self::status::Outcome;
 pub use self::status::{
@@ -137,6 +139,8 @@ struct Context {
     namespace: String,
     resources: Resources,
     triggers: Triggers,
+    /// What was last applied for each manifest.
+    applied: Records,
     /// Consecutive failures per Work, for the retry delay.
     backoff: Backoff,
 }
@@ -163,6 +167,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), Error>
         cluster: config.cluster,
         namespace,
         triggers,
+        applied: Records::default(),
         backoff: Backoff::new(RETRY_MIN, RETRY_MAX),
     });
     let shutdown = cancel.clone();
@@ -205,7 +210,13 @@ async fn sync(work: &Work, ctx: &Context) -> Result<Action, Error> {
     let mut failures = Vec::new();
     for (ordinal, manifest) in work.spec.workload.manifests.iter().enumerate() {
         match ctx
-            .sync_manifest(work_ref, ordinal, manifest, suspended)
+            .sync_manifest(
+                work_ref,
+                work.metadata.generation,
+                ordinal,
+                manifest,
+                suspended,
+            )
             .await
         {
             Ok(status) => observed.extend(status),
@@ -307,6 +318,7 @@ async fn finalize(work: &Work, ctx: &Context) -> Result<Action, Error> {
         ctx.remove_manifest(work_ref, ordinal, manifest, preserve)
             .await?;
     }
+    ctx.applied.forget(&name);
     let remaining: Vec<&String> = finalizers
         .iter()
         .filter(|f| *f != EXECUTION_CONTROLLER_FINALIZER)

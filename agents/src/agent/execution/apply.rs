@@ -78,11 +78,13 @@ impl Context {
         object.map(|o| to_value(&o)).transpose()
     }
 
-    /// Applies the manifest at `ordinal` of `work` (unless `suspended`) and returns what the
-    /// member reports for it, `None` when there is no object of this Work to report on.
+    /// Applies the manifest at `ordinal` of `work` (unless `suspended`, or an apply would
+    /// change nothing) and returns what the member reports for it, `None` when there is no
+    /// object of this Work to report on. `work_generation` is the Work's spec generation.
     pub(super) async fn sync_manifest(
         &self,
         work: WorkRef<'_>,
+        work_generation: Option<i64>,
         ordinal: usize,
         manifest: &Map<String, Value>,
         suspended: bool,
@@ -106,14 +108,22 @@ impl Context {
             });
         }
         let desired = manifest::desired(manifest, located.namespace.as_deref(), work);
+        if let Some(live) = &live
+            && self
+                .applied
+                .unchanged(work.name, ordinal, work_generation, &desired, live)
+        {
+            return Ok(observe(live, ordinal, &located));
+        }
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let applied = match located
             .api
             .patch(&located.target.name, &params, &Patch::Apply(&desired))
             .await
         {
-            Ok(applied) => applied,
+            Ok(applied) => to_value(&applied)?,
             Err(source) => {
+                self.applied.forget(work.name);
                 // Apply creates missing objects, so a 404 means the resource (or the
                 // namespace) is missing: the CRD may have been removed or replaced, so the
                 // kind is looked up afresh next time.
@@ -127,7 +137,9 @@ impl Context {
                 });
             }
         };
-        Ok(observe(&to_value(&applied)?, ordinal, &located))
+        self.applied
+            .applied(work.name, ordinal, work_generation, &applied);
+        Ok(observe(&applied, ordinal, &located))
     }
 
     /// Deletes the member object of the manifest at `ordinal` when it belongs to `work`, or,
