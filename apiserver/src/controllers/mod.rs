@@ -21,6 +21,9 @@ use crate::registry::object::Meta;
 use crate::registry::store::{DeleteOptions, Store};
 use crate::registry::watch_cache::Change;
 
+/// How long a burst of changes is gathered into one pass.
+const COALESCE: Duration = Duration::from_millis(20);
+
 /// Waits for the next batch of changes whose key starts with `prefix` (any change when
 /// empty), coalescing bursts. Returns `false` when cancelled. A lagged receiver counts as a
 /// change: the caller re-reads everything anyway.
@@ -31,33 +34,35 @@ pub(crate) async fn next_batch(
     resync: Duration,
 ) -> bool {
     let relevant = |c: &Change| prefix.is_empty() || c.key.starts_with(prefix);
-    let first = tokio::select! {
-        _ = cancel.cancelled() => return false,
-        _ = tokio::time::sleep(resync) => true,
-        r = receiver.recv() => match r {
-            Ok(c) => relevant(&c),
-            Err(broadcast::error::RecvError::Lagged(_)) => true,
-            Err(broadcast::error::RecvError::Closed) => return false,
-        },
-    };
-    let mut seen = first;
-    // Coalesce what arrives in the next few milliseconds into one pass.
-    let window = tokio::time::sleep(Duration::from_millis(20));
-    tokio::pin!(window);
+    // A loop, not a recursion: under steady traffic to other prefixes a recursive wait would
+    // nest one future per window until the stack overflows.
     loop {
-        tokio::select! {
-            _ = &mut window => break,
+        let mut seen = tokio::select! {
+            _ = cancel.cancelled() => return false,
+            _ = tokio::time::sleep(resync) => true,
             r = receiver.recv() => match r {
-                Ok(c) => seen |= relevant(&c),
-                Err(broadcast::error::RecvError::Lagged(_)) => seen = true,
+                Ok(c) => relevant(&c),
+                Err(broadcast::error::RecvError::Lagged(_)) => true,
                 Err(broadcast::error::RecvError::Closed) => return false,
             },
+        };
+        // Coalesce what arrives in the next few milliseconds into one pass.
+        let window = tokio::time::sleep(COALESCE);
+        tokio::pin!(window);
+        loop {
+            tokio::select! {
+                _ = &mut window => break,
+                r = receiver.recv() => match r {
+                    Ok(c) => seen |= relevant(&c),
+                    Err(broadcast::error::RecvError::Lagged(_)) => seen = true,
+                    Err(broadcast::error::RecvError::Closed) => return false,
+                },
+            }
+        }
+        if seen {
+            return true;
         }
     }
-    if !seen {
-        return Box::pin(next_batch(receiver, prefix, cancel, resync)).await;
-    }
-    true
 }
 
 /// The served resource an object belongs to, by its apiVersion and kind.
@@ -84,5 +89,50 @@ pub(crate) async fn delete_quietly(store: &Store, object: &Value, options: &Dele
         Err(e) => {
             tracing::warn!(kind = %resource.kind, name, error = %e, "could not delete object");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::watch_cache::ChangeKind;
+
+    fn change(key: &str, revision: i64) -> Arc<Change> {
+        Arc::new(Change {
+            kind: ChangeKind::Added,
+            key: key.to_string(),
+            revision,
+            object: Arc::new(serde_json::json!({})),
+            prev: None,
+        })
+    }
+
+    /// Thousands of windows of other kinds' changes, as a busy apiserver sees, before the one
+    /// the controller waits for: the wait neither returns early nor grows the stack.
+    #[tokio::test(start_paused = true)]
+    async fn waits_through_long_runs_of_other_changes() {
+        let (sender, mut receiver) = broadcast::channel(16);
+        let cancel = CancellationToken::new();
+        let feeder = tokio::spawn(async move {
+            for revision in 1..=20_000 {
+                sender.send(change("/registry/pods/a", revision)).unwrap();
+                tokio::time::sleep(COALESCE * 2).await;
+            }
+            sender
+                .send(change("/registry/certificates/x", 20_001))
+                .unwrap();
+            sender
+        });
+        let resync = Duration::from_secs(24 * 3600);
+        assert!(next_batch(&mut receiver, "/registry/certificates/", &cancel, resync).await);
+        assert!(feeder.is_finished() || feeder.await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_wait_returns_false() {
+        let (_sender, mut receiver) = broadcast::channel::<Arc<Change>>(1);
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        assert!(!next_batch(&mut receiver, "", &cancel, Duration::from_secs(60)).await);
     }
 }
