@@ -34,6 +34,10 @@ pub struct Args {
     /// Simulated nodes per member.
     #[arg(long, default_value_t = 2)]
     nodes_per_member: usize,
+    /// Create this many Deployments per second, to measure latency under a steady load rather
+    /// than behind a queue [default: all at once].
+    #[arg(long)]
+    rate: Option<f64>,
     /// Give up when not everything is Ready after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout_seconds: u64,
@@ -42,11 +46,13 @@ pub struct Args {
 }
 
 /// The sizes a run used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Params {
     pub members: usize,
     pub workloads: usize,
     pub nodes_per_member: usize,
+    /// Deployments created per second; `None` creates them all at once.
+    pub rate: Option<f64>,
 }
 
 impl Args {
@@ -56,7 +62,14 @@ impl Args {
             members: pick(self.members, 3, 2),
             workloads: pick(self.workloads, 100, 5),
             nodes_per_member: self.nodes_per_member,
+            rate: self.rate,
         };
+        if let Some(rate) = params.rate {
+            ensure!(
+                rate.is_finite() && rate > 0.0,
+                "--rate must be a positive number of Deployments per second"
+            );
+        }
         for (flag, value) in [
             ("--members", params.members),
             ("--workloads", params.workloads),
@@ -135,6 +148,11 @@ async fn bench(
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
     let mut created = HashMap::new();
     for i in 0..params.workloads {
+        if let Some(rate) = params.rate {
+            #[allow(clippy::cast_precision_loss)]
+            let due = t0 + Duration::from_secs_f64(i as f64 / rate);
+            tokio::time::sleep_until(due.into()).await;
+        }
         let name = format!("bench-{i}");
         created.insert(name.clone(), Instant::now());
         deployments
@@ -246,9 +264,13 @@ fn table(report: &Report) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let p = report.params;
+    let pace = match p.rate {
+        Some(rate) => format!("created at {rate}/s"),
+        None => "created at once".to_string(),
+    };
     let _ = writeln!(
         out,
-        "propagation: {} Deployments to {} members ({} nodes each); federation ready in {:.1}s",
+        "propagation: {} Deployments to {} members ({} nodes each), {pace}; federation ready in {:.1}s",
         p.workloads, p.members, p.nodes_per_member, report.federation_ready_seconds
     );
     milestone_table(
@@ -280,6 +302,11 @@ mod tests {
         let p = params(&["--quick", "--members", "1", "--workloads", "100"]).unwrap();
         assert_eq!((p.members, p.workloads), (1, 100));
         assert!(params(&["--members", "0"]).is_err());
+        assert_eq!(params(&["--rate", "2.5"]).unwrap().rate, Some(2.5));
+        assert_eq!(params(&[]).unwrap().rate, None);
+        for bad in ["0", "-1", "NaN", "inf"] {
+            assert!(params(&["--rate", bad]).is_err(), "--rate {bad}");
+        }
     }
 
     #[test]
