@@ -10,6 +10,7 @@ mod works;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt as _;
 use karmada_api::cluster::Cluster;
 use karmada_api::policy::overrides::{ClusterOverridePolicy, OverridePolicy};
 use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding};
@@ -50,6 +51,9 @@ const SYNC_ACTION: &str = "SyncWork";
 const CLEANUP_RECHECK: Duration = Duration::from_secs(5);
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(60);
+/// Work writes of one binding in flight at once; well under the apiserver's per-client limit
+/// even with several bindings syncing.
+const WORK_WRITES_IN_FLIGHT: usize = 8;
 
 /// Why a binding could not be reconciled; every variant names the binding.
 #[derive(Debug, thiserror::Error)]
@@ -352,17 +356,25 @@ async fn write<K: BindingObject>(
         binding: name.clone(),
         source,
     })?;
+    // One Work per target cluster: at 100 clusters, writing them one after another would put
+    // a hundred round trips between the first cluster and the last.
+    let outcomes: Vec<Result<works::Outcome, works::Error>> = futures::stream::iter(desired)
+        .map(|work| {
+            let current = existing.iter().find(|w| {
+                w.metadata.namespace == work.metadata.namespace
+                    && w.metadata.name == work.metadata.name
+            });
+            works::apply(&ctx.client, work, current)
+        })
+        .buffer_unordered(WORK_WRITES_IN_FLIGHT)
+        .collect()
+        .await;
     let mut wrote = false;
-    for work in desired {
-        let current = existing.iter().find(|w| {
-            w.metadata.namespace == work.metadata.namespace && w.metadata.name == work.metadata.name
-        });
-        let outcome = works::apply(&ctx.client, work, current)
-            .await
-            .map_err(|source| Error::Works {
-                binding: name.clone(),
-                source,
-            })?;
+    for outcome in outcomes {
+        let outcome = outcome.map_err(|source| Error::Works {
+            binding: name.clone(),
+            source,
+        })?;
         wrote |= outcome != works::Outcome::Unchanged;
     }
     Ok(wrote)
