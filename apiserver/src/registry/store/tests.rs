@@ -1,0 +1,149 @@
+//! The store over the embedded backend: updates that start from a stale cache, and which
+//! changes count as no change at all.
+
+use super::*;
+use crate::registry::watch_cache;
+use crate::storage::embedded::Embedded;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// A store whose watch cache stops following storage when `freeze` is cancelled.
+async fn store() -> (Store, CancellationToken) {
+    let storage: Arc<dyn Storage> = Arc::new(Embedded::in_memory().expect("store"));
+    let freeze = CancellationToken::new();
+    let cache = WatchCache::start(
+        storage.clone(),
+        watch_cache::Options::default(),
+        freeze.clone(),
+    )
+    .await
+    .expect("cache");
+    (
+        Store::new(
+            storage,
+            cache,
+            super::super::catalog::Catalog::with_native(),
+        ),
+        freeze,
+    )
+}
+
+fn set_label(value: &'static str) -> impl FnMut(Option<&Value>) -> Result<Value> {
+    move |current| {
+        let mut new = current.cloned().unwrap_or_default();
+        new["metadata"]["labels"] = json!({"x": value});
+        Ok(new)
+    }
+}
+
+#[tokio::test]
+async fn updates_stay_correct_when_the_cache_is_stale() {
+    let (store, freeze) = store().await;
+    let namespaces = store.catalog().get("", "v1", "namespaces").expect("native");
+    let configmaps = store.catalog().get("", "v1", "configmaps").expect("native");
+    let options = WriteOptions::default();
+    store
+        .create(
+            &namespaces,
+            None,
+            json!({"metadata": {"name": "ns"}}),
+            &options,
+        )
+        .await
+        .expect("namespace");
+    let cm = json!({"metadata": {"name": "c", "labels": {"x": "1"}}});
+    let created = store
+        .create(&configmaps, Some("ns"), cm, &options)
+        .await
+        .expect("configmap");
+    let revision: i64 = created
+        .resource_version()
+        .expect("rv")
+        .parse()
+        .expect("number");
+    store
+        .cache()
+        .wait_for(revision)
+        .await
+        .expect("cache caught up");
+    freeze.cancel();
+    // Let the feeder see the cancellation before storage moves on.
+    tokio::task::yield_now().await;
+
+    let update = |v| {
+        store.update_with(
+            &configmaps,
+            Some("ns"),
+            "c",
+            Subresource::Main,
+            &options,
+            false,
+            set_label(v),
+        )
+    };
+    // The cache still says x=1; storage moves to x=2.
+    let (two, _) = update("2").await.expect("update from a fresh cache entry");
+    assert_eq!(two["metadata"]["labels"]["x"], "2");
+    // Against the stale copy x=1 looks unchanged; it must still be written.
+    let (one, _) = update("1").await.expect("update past a stale cache entry");
+    assert_eq!(one["metadata"]["labels"]["x"], "1");
+    let stored = store.get(&configmaps, Some("ns"), "c").await.expect("get");
+    assert_eq!(stored["metadata"]["labels"]["x"], "1");
+    // Unchanged against storage: no new revision.
+    let before = store.storage().current_revision().await.expect("revision");
+    update("1").await.expect("no-op update");
+    assert_eq!(
+        store.storage().current_revision().await.expect("revision"),
+        before
+    );
+    // A resourceVersion precondition matching storage (not the stale cache) succeeds.
+    let rv = stored.resource_version().expect("rv").to_string();
+    let (_, _) = store
+        .update_with(
+            &configmaps,
+            Some("ns"),
+            "c",
+            Subresource::Main,
+            &options,
+            false,
+            |current| {
+                let mut new = current.cloned().unwrap_or_default();
+                new["metadata"]["resourceVersion"] = json!(rv.clone());
+                new["data"] = json!({"k": "v"});
+                Ok(new)
+            },
+        )
+        .await
+        .expect("precondition on the stored version");
+}
+
+#[test]
+fn only_bookkeeping_changes_count_as_unchanged() {
+    let current = json!({
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "resourceVersion": "5", "managedFields": [{"manager": "a"}]},
+        "data": {"k": "v"},
+    });
+    // Key order, resourceVersion and managedFields do not matter.
+    let reordered = json!({
+        "data": {"k": "v"},
+        "metadata": {"managedFields": [{"manager": "b"}], "name": "c"},
+        "kind": "ConfigMap",
+    });
+    assert!(unchanged(&current, &reordered));
+    let mut labelled = current.clone();
+    labelled["metadata"]["labels"] = json!({"x": "1"});
+    assert!(!unchanged(&current, &labelled));
+    let mut edited = current.clone();
+    edited["data"]["k"] = json!("w");
+    assert!(!unchanged(&current, &edited));
+    let mut extra = current.clone();
+    extra["spec"] = json!({});
+    assert!(!unchanged(&current, &extra));
+    assert!(!unchanged(&extra, &current));
+    // A missing metadata is the same as one holding only bookkeeping.
+    assert!(unchanged(
+        &json!({"data": {}}),
+        &json!({"data": {}, "metadata": {"resourceVersion": "1"}})
+    ));
+}
