@@ -25,25 +25,32 @@ use crate::registry::watch_cache::Change;
 const COALESCE: Duration = Duration::from_millis(20);
 
 /// Waits for the next batch of changes whose key starts with `prefix` (any change when
-/// empty), coalescing bursts. Returns `false` when cancelled. A lagged receiver counts as a
-/// change: the caller re-reads everything anyway.
+/// empty), coalescing bursts, or for `resync` to pass. Returns `false` when cancelled. A lagged
+/// receiver counts as a change: the caller re-reads everything anyway.
 pub(crate) async fn next_batch(
     receiver: &mut broadcast::Receiver<Arc<Change>>,
     prefix: &str,
     cancel: &CancellationToken,
     resync: Duration,
 ) -> bool {
-    let relevant = |c: &Change| prefix.is_empty() || c.key.starts_with(prefix);
+    // `Some(relevant)` for what arrived, `None` once the cache has stopped.
+    let relevant = |received: Result<Arc<Change>, broadcast::error::RecvError>| match received {
+        Ok(c) => Some(prefix.is_empty() || c.key.starts_with(prefix)),
+        Err(broadcast::error::RecvError::Lagged(_)) => Some(true),
+        Err(broadcast::error::RecvError::Closed) => None,
+    };
+    // One deadline for the whole wait, so steady traffic of other kinds cannot put it off.
+    let resync = tokio::time::sleep(resync);
+    tokio::pin!(resync);
     // A loop, not a recursion: under steady traffic to other prefixes a recursive wait would
     // nest one future per window until the stack overflows.
     loop {
         let mut seen = tokio::select! {
             _ = cancel.cancelled() => return false,
-            _ = tokio::time::sleep(resync) => true,
-            r = receiver.recv() => match r {
-                Ok(c) => relevant(&c),
-                Err(broadcast::error::RecvError::Lagged(_)) => true,
-                Err(broadcast::error::RecvError::Closed) => return false,
+            _ = &mut resync => return true,
+            r = receiver.recv() => match relevant(r) {
+                Some(seen) => seen,
+                None => return false,
             },
         };
         // Coalesce what arrives in the next few milliseconds into one pass.
@@ -52,10 +59,9 @@ pub(crate) async fn next_batch(
         loop {
             tokio::select! {
                 _ = &mut window => break,
-                r = receiver.recv() => match r {
-                    Ok(c) => seen |= relevant(&c),
-                    Err(broadcast::error::RecvError::Lagged(_)) => seen = true,
-                    Err(broadcast::error::RecvError::Closed) => return false,
+                r = receiver.recv() => match relevant(r) {
+                    Some(relevant) => seen |= relevant,
+                    None => return false,
                 },
             }
         }
@@ -126,6 +132,33 @@ mod tests {
         let resync = Duration::from_secs(24 * 3600);
         assert!(next_batch(&mut receiver, "/registry/certificates/", &cancel, resync).await);
         assert!(feeder.is_finished() || feeder.await.is_ok());
+    }
+
+    /// The resync comes on time even while other kinds' changes keep arriving.
+    #[tokio::test(start_paused = true)]
+    async fn steady_traffic_of_other_kinds_does_not_put_off_the_resync() {
+        let (sender, mut receiver) = broadcast::channel(16);
+        let cancel = CancellationToken::new();
+        let feeder = tokio::spawn(async move {
+            for revision in 1.. {
+                if sender.send(change("/registry/pods/a", revision)).is_err() {
+                    break;
+                }
+                tokio::time::sleep(COALESCE * 2).await;
+            }
+        });
+        let resync = Duration::from_secs(60);
+        let started = tokio::time::Instant::now();
+        let wait = next_batch(&mut receiver, "/registry/certificates/", &cancel, resync);
+        let resynced = tokio::time::timeout(resync * 2, wait).await;
+        assert_eq!(resynced, Ok(true), "no resync within {:?}", resync * 2);
+        let waited = started.elapsed();
+        assert!(
+            waited >= resync && waited < resync + COALESCE * 2,
+            "resynced after {waited:?}"
+        );
+        drop(receiver);
+        feeder.await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]
