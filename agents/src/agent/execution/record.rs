@@ -13,14 +13,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 struct Record {
     work_generation: i64,
     version: Version,
 }
 
 /// A member object's version as the record compares it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 enum Version {
     Generation(i64),
     ResourceVersion(String),
