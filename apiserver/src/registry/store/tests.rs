@@ -36,6 +36,26 @@ fn set_label(value: &'static str) -> impl FnMut(Option<&Value>) -> Result<Value>
     }
 }
 
+/// Updates ConfigMap `ns/c` through `mutate`.
+async fn update_c(
+    store: &Store,
+    configmaps: &Resource,
+    mutate: impl FnMut(Option<&Value>) -> Result<Value>,
+) -> Result<(Value, bool)> {
+    let options = WriteOptions::default();
+    store
+        .update_with(
+            configmaps,
+            Some("ns"),
+            "c",
+            Subresource::Main,
+            &options,
+            false,
+            mutate,
+        )
+        .await
+}
+
 #[tokio::test]
 async fn updates_stay_correct_when_the_cache_is_stale() {
     let (store, freeze) = store().await;
@@ -70,17 +90,7 @@ async fn updates_stay_correct_when_the_cache_is_stale() {
     // Let the feeder see the cancellation before storage moves on.
     tokio::task::yield_now().await;
 
-    let update = |v| {
-        store.update_with(
-            &configmaps,
-            Some("ns"),
-            "c",
-            Subresource::Main,
-            &options,
-            false,
-            set_label(v),
-        )
-    };
+    let update = |v| update_c(&store, &configmaps, set_label(v));
     // The cache still says x=1; storage moves to x=2.
     let (two, _) = update("2").await.expect("update from a fresh cache entry");
     assert_eq!(two["metadata"]["labels"]["x"], "2");
@@ -98,23 +108,14 @@ async fn updates_stay_correct_when_the_cache_is_stale() {
     );
     // A resourceVersion precondition matching storage (not the stale cache) succeeds.
     let rv = stored.resource_version().expect("rv").to_string();
-    let (_, _) = store
-        .update_with(
-            &configmaps,
-            Some("ns"),
-            "c",
-            Subresource::Main,
-            &options,
-            false,
-            |current| {
-                let mut new = current.cloned().unwrap_or_default();
-                new["metadata"]["resourceVersion"] = json!(rv.clone());
-                new["data"] = json!({"k": "v"});
-                Ok(new)
-            },
-        )
-        .await
-        .expect("precondition on the stored version");
+    update_c(&store, &configmaps, |current| {
+        let mut new = current.cloned().unwrap_or_default();
+        new["metadata"]["resourceVersion"] = json!(rv.clone());
+        new["data"] = json!({"k": "v"});
+        Ok(new)
+    })
+    .await
+    .expect("precondition on the stored version");
 }
 
 #[test]
