@@ -73,6 +73,12 @@ impl Filter {
         true
     }
 
+    /// The cached objects under `prefix` this filter may select (through the label index when
+    /// the label selector allows), still to be matched one by one.
+    fn candidates(&self, store: &Store, prefix: &str) -> (Vec<(String, Arc<Value>)>, Revision) {
+        store.cache().list_selectable(prefix, self.labels.as_ref())
+    }
+
     fn prefix(&self, resource: &Resource) -> String {
         match (&self.namespace, resource.namespaced) {
             (Some(ns), true) => format!("{}{ns}/", resource.storage_prefix()),
@@ -184,7 +190,7 @@ impl Store {
             ReadAt::NotOlderThan(revision) => self.cache().wait_for(revision).await?,
             ReadAt::Any => {}
         }
-        let (entries, revision) = self.cache().list(&prefix, None);
+        let (entries, revision) = options.filter.candidates(self, &prefix);
         let mut items = Vec::new();
         let mut last_key = None;
         let mut matched_after = 0i64;
@@ -285,7 +291,7 @@ impl Store {
             None => {
                 let sub = self.cache().watch(None)?;
                 let (backlog, receiver, at) = (sub.backlog, sub.receiver, sub.revision);
-                let (entries, listed_at) = self.cache().list(&prefix, None);
+                let (entries, listed_at) = filter.candidates(self, &prefix);
                 // Events between the snapshot and the subscription are dropped below by revision.
                 let initial = entries
                     .into_iter()

@@ -8,6 +8,9 @@
 //! mirror has caught up with the revision the caller needs, so reads stay consistent with
 //! writes; watches replay from the window and then follow live events. A watch that asks for
 //! history older than the window gets `Expired` (410), as from kube-apiserver's cache.
+//! An index by label serves lists that select by label value.
+
+mod labels;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -20,6 +23,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::error::{Error, Result};
+use super::selector::{LabelSelector, Operator};
 use crate::storage::{self, EventKind, RangeOptions, Revision, Storage};
 
 /// Prefix under which every object lives.
@@ -82,11 +86,27 @@ struct Cached {
 
 struct State {
     objects: BTreeMap<String, Cached>,
+    labels: labels::LabelIndex,
     /// Recent changes, oldest first.
     window: VecDeque<Arc<Retained>>,
     /// Events older than this revision are no longer in the window.
     window_start: Revision,
     revision: Revision,
+}
+
+impl State {
+    /// Every object under `prefix` with key after `start_after`.
+    fn under(&self, prefix: &str, start_after: Option<&str>) -> Vec<(String, Arc<Value>)> {
+        let lower = match start_after {
+            Some(k) if k >= prefix => std::ops::Bound::Excluded(k.to_string()),
+            _ => std::ops::Bound::Included(prefix.to_string()),
+        };
+        self.objects
+            .range((lower, std::ops::Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.object.clone()))
+            .collect()
+    }
 }
 
 /// A watch on the cache: the retained changes to replay, then the live ones.
@@ -158,12 +178,14 @@ impl WatchCache {
             .range(REGISTRY_PREFIX, RangeOptions::default())
             .await?;
         let mut objects = BTreeMap::new();
+        let mut labels = labels::LabelIndex::default();
         for kv in &range.kvs {
             let cached = Cached {
                 object: Arc::new(decode(&kv.value, kv.mod_revision)?),
                 stored: kv.value.clone(),
                 revision: kv.mod_revision,
             };
+            labels.insert(&kv.key, &cached.object);
             objects.insert(kv.key.clone(), cached);
         }
         let revision = range.revision;
@@ -172,6 +194,7 @@ impl WatchCache {
         let cache = WatchCache {
             state: Arc::new(Mutex::new(State {
                 objects,
+                labels,
                 window: VecDeque::new(),
                 window_start: revision + 1,
                 revision,
@@ -234,6 +257,12 @@ impl WatchCache {
                 state.objects.insert(key.clone(), cached)
             }
         };
+        match (&event.kind, &prev) {
+            (EventKind::Delete, Some(p)) => state.labels.remove(&key, &p.object),
+            (EventKind::Put, Some(p)) => state.labels.replace(&key, &p.object, &object),
+            (EventKind::Put, None) => state.labels.insert(&key, &object),
+            (EventKind::Delete, None) => {}
+        }
         let kind = match (&event.kind, &prev) {
             (EventKind::Delete, _) => ChangeKind::Deleted,
             (EventKind::Put, Some(_)) => ChangeKind::Modified,
@@ -297,15 +326,40 @@ impl WatchCache {
         start_after: Option<&str>,
     ) -> (Vec<(String, Arc<Value>)>, Revision) {
         let state = self.state.lock().expect("watch cache lock");
-        let lower = match start_after {
-            Some(k) if k >= prefix => std::ops::Bound::Excluded(k.to_string()),
-            _ => std::ops::Bound::Included(prefix.to_string()),
+        (state.under(prefix, start_after), state.revision)
+    }
+
+    /// The objects under `prefix` that `selector` may select, in key order, and the cache
+    /// revision. With a requirement of the form `key=value` or `key in (...)` they are read
+    /// through the label index (the requirement matching the fewest objects); otherwise every
+    /// object under `prefix` is returned. Either way the caller still applies the whole selector.
+    pub fn list_selectable(
+        &self,
+        prefix: &str,
+        selector: Option<&LabelSelector>,
+    ) -> (Vec<(String, Arc<Value>)>, Revision) {
+        let state = self.state.lock().expect("watch cache lock");
+        let narrowest = selector
+            .into_iter()
+            .flat_map(LabelSelector::requirements)
+            .filter(|r| {
+                matches!(
+                    r.operator(),
+                    Operator::Equals | Operator::DoubleEquals | Operator::In
+                )
+            })
+            .min_by_key(|r| state.labels.count(r.key(), r.values()));
+        let Some(requirement) = narrowest else {
+            return (state.under(prefix, None), state.revision);
         };
         let items = state
-            .objects
-            .range((lower, std::ops::Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), v.object.clone()))
+            .labels
+            .keys(prefix, requirement.key(), requirement.values())
+            .into_iter()
+            .filter_map(|key| {
+                let cached = state.objects.get(&*key)?;
+                Some((key.to_string(), cached.object.clone()))
+            })
             .collect();
         (items, state.revision)
     }

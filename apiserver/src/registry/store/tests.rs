@@ -148,3 +148,144 @@ fn only_bookkeeping_changes_count_as_unchanged() {
         &json!({"data": {}, "metadata": {"resourceVersion": "1"}})
     ));
 }
+
+/// Names of the ConfigMaps a list with `selector` (in `namespace`, if any) returns.
+async fn names_selected(
+    store: &Store,
+    configmaps: &Resource,
+    namespace: Option<&str>,
+    selector: &str,
+) -> Vec<String> {
+    use crate::registry::list::{Filter, ListOptions};
+    use crate::registry::selector::LabelSelector;
+    let filter = Filter {
+        namespace: namespace.map(str::to_owned),
+        labels: Some(LabelSelector::parse(selector).expect("selector")),
+        fields: None,
+    };
+    let options = ListOptions {
+        filter: filter.clone(),
+        ..Default::default()
+    };
+    let page = store.list(configmaps, &options).await.expect("list");
+    let listed: Vec<String> = page
+        .items
+        .iter()
+        .map(|o| format!("{}/{}", o.namespace().unwrap_or(""), o.name().unwrap_or("")))
+        .collect();
+    // A watch from now sends the same objects first, read the same way.
+    let mut watch = store.watch(configmaps, filter, None).await.expect("watch");
+    let mut initial = Vec::new();
+    while watch.has_pending_initial() {
+        let event = watch.next().await.expect("initial event");
+        let object = &event.object;
+        initial.push(format!(
+            "{}/{}",
+            object.namespace().unwrap_or(""),
+            object.name().unwrap_or("")
+        ));
+    }
+    assert_eq!(
+        listed, initial,
+        "list and initial watch events of {selector:?}"
+    );
+    listed
+}
+
+#[tokio::test]
+async fn label_selected_lists_follow_creates_relabels_and_deletes() {
+    let (store, _freeze) = store().await;
+    let namespaces = store.catalog().get("", "v1", "namespaces").expect("native");
+    let configmaps = store.catalog().get("", "v1", "configmaps").expect("native");
+    let options = WriteOptions::default();
+    for ns in ["a", "b"] {
+        let namespace = json!({"metadata": {"name": ns}});
+        store
+            .create(&namespaces, None, namespace, &options)
+            .await
+            .expect("namespace");
+    }
+    let mut last = None;
+    for (ns, name, labels) in [
+        ("b", "one", json!({"owner": "x", "tier": "web"})),
+        ("a", "two", json!({"owner": "x"})),
+        ("a", "three", json!({"owner": "y", "tier": "web"})),
+        ("a", "four", json!({})),
+    ] {
+        let cm = json!({"metadata": {"name": name, "labels": labels}});
+        last = Some(
+            store
+                .create(&configmaps, Some(ns), cm, &options)
+                .await
+                .expect("create"),
+        );
+    }
+    let rv: i64 = last
+        .expect("created")
+        .resource_version()
+        .expect("rv")
+        .parse()
+        .expect("number");
+    store.cache().wait_for(rv).await.expect("cache caught up");
+
+    let selected = |ns, selector| names_selected(&store, &configmaps, ns, selector);
+    assert_eq!(selected(None, "owner=x").await, ["a/two", "b/one"]);
+    assert_eq!(selected(Some("a"), "owner=x").await, ["a/two"]);
+    assert_eq!(
+        selected(None, "owner in (x,y)").await,
+        ["a/three", "a/two", "b/one"]
+    );
+    // The index narrows by one requirement; the others still apply.
+    assert_eq!(
+        selected(None, "owner in (x,y),tier=web").await,
+        ["a/three", "b/one"]
+    );
+    assert_eq!(selected(None, "owner=x,tier!=web").await, ["a/two"]);
+    assert_eq!(selected(None, "owner=z").await, Vec::<String>::new());
+    // Without an equality requirement every object is read and matched.
+    assert_eq!(selected(None, "!owner").await, ["a/four"]);
+
+    let relabel = |name: &'static str, labels: Value| {
+        let store = &store;
+        let configmaps = &configmaps;
+        async move {
+            let options = WriteOptions::default();
+            store
+                .update_with(
+                    configmaps,
+                    Some("a"),
+                    name,
+                    Subresource::Main,
+                    &options,
+                    false,
+                    |current| {
+                        let mut new = current.cloned().unwrap_or_default();
+                        new["metadata"]["labels"] = labels.clone();
+                        Ok(new)
+                    },
+                )
+                .await
+                .expect("relabel")
+                .0
+        }
+    };
+    relabel("four", json!({"owner": "x"})).await;
+    let moved = relabel("two", json!({"owner": "y"})).await;
+    let deleted = store
+        .delete(&configmaps, Some("b"), "one", &Default::default())
+        .await
+        .expect("delete");
+    assert!(deleted.gone);
+    let rv: i64 = moved
+        .resource_version()
+        .expect("rv")
+        .parse()
+        .expect("number");
+    store
+        .cache()
+        .wait_for(rv + 1)
+        .await
+        .expect("cache caught up");
+    assert_eq!(selected(None, "owner=x").await, ["a/four"]);
+    assert_eq!(selected(None, "owner=y").await, ["a/three", "a/two"]);
+}
