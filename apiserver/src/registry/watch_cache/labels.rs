@@ -110,7 +110,9 @@ mod tests {
     use serde_json::json;
 
     fn labelled(labels: Value) -> Value {
-        json!({"metadata": {"labels": labels}})
+        let mut object = json!({"metadata": {}});
+        object["metadata"]["labels"] = labels;
+        object
     }
 
     fn keys(index: &LabelIndex, prefix: &str, label: &str, values: &[&str]) -> Vec<String> {
