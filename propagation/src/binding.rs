@@ -406,7 +406,7 @@ pub fn awaiting_direct_purge(spec: &ResourceBindingSpec, existing: &[Work]) -> b
 }
 
 /// Scheduled clusters, then those of dependent bindings not already scheduled, in order.
-fn target_clusters(spec: &ResourceBindingSpec) -> Vec<TargetCluster> {
+pub(crate) fn target_clusters(spec: &ResourceBindingSpec) -> Vec<TargetCluster> {
     let mut targets = spec.clusters.clone();
     for dependent in &spec.required_by {
         for cluster in &dependent.clusters {

@@ -4,6 +4,7 @@
 
 mod support;
 
+use karmada_api::cluster::Cluster;
 use karmada_api::work::binding::{ClusterResourceBinding, ResourceBinding};
 use karmada_api::work::work::{WORK_PERMANENT_ID_LABEL, Work};
 use karmada_propagation::binding::controller;
@@ -165,6 +166,31 @@ async fn a_resource_binding_becomes_one_work_per_cluster_with_its_overrides() ->
         works.get(&member1.name_any()).await?.labels()[WORK_PERMANENT_ID_LABEL],
         id
     );
+
+    // A cluster relabelled into an override's target gets its Work rendered again.
+    Api::<Cluster>::all(client.clone())
+        .patch(
+            "member2",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"env": "edge"}}})),
+        )
+        .await?;
+    until("member2's Work overridden", || {
+        let works = list();
+        async move {
+            let works = works.await?;
+            let member2 = works.iter().find(|w| cluster_of(w) == "member2");
+            let image = member2.map(|w| {
+                w.spec.workload.manifests[0]["spec"]["template"]["spec"]["containers"][0]["image"]
+                    .clone()
+            });
+            Ok(match image {
+                Some(image) if image == json!("registry.edge.example/nginx:1.25") => Ok(()),
+                other => Err(format!("{other:?}")),
+            })
+        }
+    })
+    .await?;
 
     // The scheduler drops member2: its Work goes.
     bindings

@@ -28,6 +28,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::binding::{self, DIRECT_PURGE_REQUEUE, awaiting_direct_purge, render, stale_works};
+use crate::cluster_watch::ClusterWatch;
 use crate::resources::{self, Resources};
 
 pub(crate) use self::events::{Regarding, record};
@@ -108,27 +109,45 @@ pub enum Error {
 
 struct Context {
     client: Client,
-    resources: Resources,
+    resources: Arc<Resources>,
     recorder: Recorder,
     backoff: Backoff,
+    /// Kept by the watch that also wakes every binding when a cluster's labels or spec change.
+    /// Override policies are listed on every sync instead: a binding synced before a new
+    /// policy reached a cache would put the manifest in members without its overrides.
+    clusters: Store<Cluster>,
 }
 
 /// Runs the ResourceBinding and ClusterResourceBinding controllers until `cancel` fires.
 pub async fn run(client: Client, cancel: CancellationToken) {
-    let ctx = Arc::new(Context {
-        resources: Resources::new(client.clone()),
-        recorder: Recorder::new(client.clone(), Reporter::from(CONTROLLER_NAME)),
-        backoff: Backoff::new(RETRY_FIRST, RETRY_MAX),
-        client,
-    });
-    tokio::join!(
-        controller::<ResourceBinding>(ctx.clone(), cancel.clone()),
-        controller::<ClusterResourceBinding>(ctx, cancel),
-    );
+    let resources = Arc::new(Resources::new(client.clone()));
+    let recorder = Recorder::new(client.clone(), Reporter::from(CONTROLLER_NAME));
+    let (clusters, watching) = ClusterWatch::start(client.clone(), triggers::cluster_selection);
+    let halves = async {
+        tokio::join!(
+            controller::<ResourceBinding>(
+                client.clone(),
+                resources.clone(),
+                recorder.clone(),
+                &clusters,
+                cancel.clone()
+            ),
+            controller::<ClusterResourceBinding>(client, resources, recorder, &clusters, cancel),
+        )
+    };
+    tokio::select! {
+        _ = halves => {}
+        () = watching => {}
+    }
 }
 
-async fn controller<K: BindingObject>(ctx: Arc<Context>, cancel: CancellationToken) {
-    let client = ctx.client.clone();
+async fn controller<K: BindingObject>(
+    client: Client,
+    resources: Arc<Resources>,
+    recorder: Recorder,
+    clusters: &ClusterWatch,
+    cancel: CancellationToken,
+) {
     let (reader, writer) = reflector::store::<K>();
     // Status writes (the scheduler's, the status controller's) do not change the Works.
     let bindings = watcher::watcher(Api::<K>::all(client.clone()), watcher::Config::default())
@@ -136,9 +155,15 @@ async fn controller<K: BindingObject>(ctx: Arc<Context>, cancel: CancellationTok
         .reflect(writer)
         .touched_objects()
         .predicate_filter(rendered_from::<K>, PredicateConfig::default());
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        resources,
+        recorder,
+        backoff: Backoff::new(RETRY_FIRST, RETRY_MAX),
+        clusters: clusters.store.clone(),
+    });
     let controller = Controller::for_stream(bindings, reader);
     let (same_namespace, every) = (controller.store(), controller.store());
-    let every_too = every.clone();
     drain(
         controller
             .watches_stream(
@@ -151,14 +176,12 @@ async fn controller<K: BindingObject>(ctx: Arc<Context>, cancel: CancellationTok
                 move |policy| in_namespace(&same_namespace, policy.namespace().as_deref()),
             )
             .watches(
-                Api::<ClusterOverridePolicy>::all(client.clone()),
+                Api::<ClusterOverridePolicy>::all(client),
                 watcher::Config::default(),
                 move |_| all(&every),
             )
-            .watches_stream(
-                changes(Api::<Cluster>::all(client), triggers::cluster_selection),
-                move |_| all(&every_too),
-            )
+            // The store is filled before the change is announced (see `ClusterWatch`).
+            .reconcile_all_on(clusters.changes())
             .graceful_shutdown_on(async move { cancel.cancelled().await })
             .run(
                 reconcile::<K>,
@@ -317,6 +340,13 @@ async fn write<K: BindingObject>(
     ctx: &Context,
 ) -> Result<bool, Error> {
     let name = binding.describe();
+    let _ = ctx.clusters.wait_until_ready().await;
+    // Only the target clusters: one missing from the store fails the render as not found.
+    let clusters: Vec<Cluster> = binding::target_clusters(binding.spec())
+        .iter()
+        .filter_map(|target| ctx.clusters.get(&ObjectRef::new(&target.name)))
+        .map(|cluster| (*cluster).clone())
+        .collect();
     let list_error = |what| {
         let name = name.clone();
         move |source| Error::List {
@@ -326,14 +356,11 @@ async fn write<K: BindingObject>(
         }
     };
     let all = ListParams::default();
-    let clusters = Api::<Cluster>::all(ctx.client.clone())
-        .list(&all)
-        .await
-        .map_err(list_error("Clusters"))?;
     let cluster_overrides = Api::<ClusterOverridePolicy>::all(ctx.client.clone())
         .list(&all)
         .await
-        .map_err(list_error("ClusterOverridePolicies"))?;
+        .map_err(list_error("ClusterOverridePolicies"))?
+        .items;
     let overrides = match binding.spec().resource.namespace.as_deref() {
         Some(namespace) => {
             Api::<OverridePolicy>::namespaced(ctx.client.clone(), namespace)
@@ -348,8 +375,8 @@ async fn write<K: BindingObject>(
     let desired = render(
         binding.binding_ref(),
         &template,
-        &clusters.items,
-        &cluster_overrides.items,
+        &clusters,
+        &cluster_overrides,
         &overrides,
     )
     .map_err(|source| Error::Render {
