@@ -7,6 +7,7 @@ pub mod controllers;
 pub mod expectations;
 pub mod hash;
 pub mod kubelet;
+pub mod pod_cache;
 pub mod pod_owner;
 pub mod runtime;
 pub mod scheduler;

@@ -10,10 +10,10 @@ use k8s_openapi::api::core::v1::Pod;
 use karmada_runtime::events::Recorder;
 use kube::Api;
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 
 use super::expectations::Expectations;
+use super::pod_cache::PodCache;
 use super::runtime::{self, Context, Kind};
 
 /// A pass is retried this long after it failed.
@@ -24,7 +24,7 @@ const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// What a pod-owning controller keeps between passes.
 pub struct PodOwner {
-    pub pods: Store<Pod>,
+    pub pods: PodCache,
     pub expectations: Expectations,
     pub recorder: Recorder,
 }

@@ -15,6 +15,8 @@ use kube::runtime::events::{EventType, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
+
+use super::pod_cache::PodCache;
 use tokio_util::sync::CancellationToken;
 
 /// A kind the member's caches and controllers can watch: statically typed, cloneable,
@@ -44,7 +46,7 @@ pub struct Context {
     pub cancel: CancellationToken,
     /// A pod cache kept filled by the member for all its components, so 10,000 pods are held
     /// once rather than once per controller; without it each controller fills its own.
-    pods: Option<Store<Pod>>,
+    pods: Option<PodCache>,
 }
 
 impl Context {
@@ -65,7 +67,7 @@ impl Context {
         client: Client,
         component: &str,
         cancel: CancellationToken,
-        pods: Store<Pod>,
+        pods: PodCache,
     ) -> Arc<Self> {
         let mut ctx = Arc::unwrap_or_clone(Context::new(client, component, cancel));
         ctx.pods = Some(pods);
@@ -125,20 +127,20 @@ pub fn pod_active(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded" | "Failed"))
 }
 
-/// A cache of every pod, and the future that keeps it filled until the context is cancelled
-/// (the caller runs it beside its controller). When the context shares the member's cache,
-/// that is returned and the future has nothing to do.
+/// The pod cache, and the future that keeps it filled until the context is cancelled (the
+/// caller runs it beside its controller). When the context shares the member's cache, that is
+/// returned and the future has nothing to do.
 pub fn pod_cache(
     ctx: &Context,
 ) -> (
-    Store<Pod>,
+    PodCache,
     impl std::future::Future<Output = ()> + Send + use<>,
 ) {
     match &ctx.pods {
         Some(shared) => (shared.clone(), future::Either::Left(future::ready(()))),
         None => {
-            let (store, fill) = cache::<Pod>(ctx);
-            (store, future::Either::Right(fill))
+            let (cache, fill) = PodCache::start(ctx);
+            (cache, future::Either::Right(fill))
         }
     }
 }
@@ -179,8 +181,16 @@ pub async fn snapshot<K>(ctx: &Context, store: &Store<K>) -> Option<Vec<Arc<K>>>
 where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
+    ready(ctx, store).await.map(|()| store.state())
+}
+
+/// Waits until `store` has been filled; `None` when the member is shutting down first.
+pub async fn ready<K>(ctx: &Context, store: &Store<K>) -> Option<()>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
     tokio::select! {
-        ready = store.wait_until_ready() => ready.ok().map(|()| store.state()),
+        ready = store.wait_until_ready() => ready.ok(),
         () = ctx.cancel.cancelled() => None,
     }
 }

@@ -151,20 +151,16 @@ async fn reconcile(
         .cloned()
         .unwrap_or_default();
 
-    let (Some(nodes), Some(all)) = (
+    let (Some(nodes), Some(related)) = (
         runtime::snapshot(ctx, nodes).await,
-        runtime::snapshot(ctx, &owner.pods).await,
+        owner.pods.owned_or_orphaned(ctx, &ns, &uid).await,
     ) else {
         return Ok(Action::await_change());
     };
     let template = placement::with_default_tolerations(&spec.template);
     let fits: BTreeMap<String, Fit> = placement::fits(&template, nodes.iter().map(AsRef::as_ref));
-    let in_ns: Vec<&Pod> = all
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|p: &&Pod| p.namespace().as_deref() == Some(ns.as_str()))
-        .collect();
-    let owned: Vec<&Pod> = in_ns
+    let related: Vec<&Pod> = related.iter().map(AsRef::as_ref).collect();
+    let owned: Vec<&Pod> = related
         .iter()
         .copied()
         .filter(|p| controlled_by(*p, &uid))
@@ -183,7 +179,7 @@ async fn reconcile(
         placement::max_unavailable(value, desired)
     });
 
-    let waiting = owner.expectations.waiting(&uid, in_ns.iter().copied());
+    let waiting = owner.expectations.waiting(&uid, related.iter().copied());
     let mut failure = None;
     let mut acted = false;
     if !waiting {

@@ -63,7 +63,7 @@ pub async fn run(ctx: Arc<Context>) {
         .with_config(controller::Config::default().debounce(Duration::from_millis(100)));
     let reconcile = move |svc: Arc<Service>, ctx: Arc<Context>| {
         let pods = pods.clone();
-        async move { reconcile(&svc, &ctx, &pods).await }
+        async move { reconcile(&svc, &ctx, pods.store()).await }
     };
     tokio::join!(
         cache,

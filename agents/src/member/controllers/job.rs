@@ -94,13 +94,13 @@ async fn reconcile(job: &Job, ctx: &Context, owner: &PodOwner) -> Result<Action,
     if plan::ttl_left(job, Timestamp::now()) == Some(Duration::ZERO) {
         return expire(job, &jobs).await;
     }
-    let Some(all) = runtime::snapshot(ctx, &owner.pods).await else {
+    let Some(related) = owner.pods.owned_or_orphaned(ctx, &ns, &uid).await else {
         return Ok(Action::await_change());
     };
-    let owned: Vec<&Pod> = all
+    let owned: Vec<&Pod> = related
         .iter()
         .map(AsRef::as_ref)
-        .filter(|p: &&Pod| p.namespace().as_deref() == Some(ns.as_str()) && controlled_by(*p, &uid))
+        .filter(|p: &&Pod| controlled_by(*p, &uid))
         .collect();
     let waiting = owner.expectations.waiting(&uid, owned.iter().copied());
     let decision = plan::decide(job, &owned, !waiting, Timestamp::now());

@@ -79,15 +79,11 @@ async fn reconcile(rs: &ReplicaSet, ctx: &Context, owner: &PodOwner) -> Result<A
     if selector.selects_all() {
         return Err(invalid("an empty selector would select every pod".into()));
     }
-    let Some(all) = runtime::snapshot(ctx, &owner.pods).await else {
+    let Some(related) = owner.pods.owned_or_orphaned(ctx, &ns, &uid).await else {
         return Ok(Action::await_change());
     };
-    let in_ns: Vec<&Pod> = all
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|p: &&Pod| p.namespace().as_deref() == Some(ns.as_str()))
-        .collect();
-    let claim = pods::claim(in_ns.iter().copied(), &uid, &selector);
+    let related: Vec<&Pod> = related.iter().map(AsRef::as_ref).collect();
+    let claim = pods::claim(related.iter().copied(), &uid, &selector);
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
 
     let mut active: Vec<&Pod> = claim
@@ -113,7 +109,7 @@ async fn reconcile(rs: &ReplicaSet, ctx: &Context, owner: &PodOwner) -> Result<A
         set_owners(&api, pod, refs).await;
     }
 
-    let waiting = owner.expectations.waiting(&uid, in_ns.iter().copied());
+    let waiting = owner.expectations.waiting(&uid, related.iter().copied());
 
     let desired = usize::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
     let mut failure = None;

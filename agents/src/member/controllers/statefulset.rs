@@ -102,15 +102,11 @@ async fn reconcile(set: &StatefulSet, ctx: &Context, owner: &PodOwner) -> Result
         .filter(|r| history.find(r).is_some())
         .unwrap_or_else(|| update_revision.clone());
 
-    let Some(all) = runtime::snapshot(ctx, &owner.pods).await else {
+    let Some(related) = owner.pods.owned_or_orphaned(ctx, &ns, &uid).await else {
         return Ok(Action::await_change());
     };
-    let in_ns: Vec<&Pod> = all
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|p: &&Pod| p.namespace().as_deref() == Some(ns.as_str()))
-        .collect();
-    let owned: BTreeMap<i32, &Pod> = in_ns
+    let related: Vec<&Pod> = related.iter().map(AsRef::as_ref).collect();
+    let owned: BTreeMap<i32, &Pod> = related
         .iter()
         .filter(|p| controlled_by(**p, &uid))
         .filter_map(|p| Some((plan::ordinal(&name, &p.name_any())?, *p)))
@@ -137,7 +133,7 @@ async fn reconcile(set: &StatefulSet, ctx: &Context, owner: &PodOwner) -> Result
         update_revision: update_revision.clone(),
     };
 
-    let waiting = owner.expectations.waiting(&uid, in_ns.iter().copied());
+    let waiting = owner.expectations.waiting(&uid, related.iter().copied());
     let mut failure = None;
     let mut acted = false;
     if !waiting {
