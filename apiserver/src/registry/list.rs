@@ -225,7 +225,12 @@ impl Store {
         revision: Revision,
     ) -> Result<Page> {
         let mut items = Vec::new();
-        let batch = options.limit.clamp(1, 500).max(options.limit.min(10_000));
+        // A page's worth at a time, and 500 at a time for an unlimited list (read one by one
+        // before, which made a large list from storage take one read per object).
+        let batch = match options.limit {
+            0 => 500,
+            limit => limit.min(10_000),
+        };
         loop {
             let range = self
                 .storage()

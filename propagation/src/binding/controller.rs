@@ -123,18 +123,19 @@ pub async fn run(client: Client, cancel: CancellationToken) {
     let resources = Arc::new(Resources::new(client.clone()));
     let recorder = Recorder::new(client.clone(), Reporter::from(CONTROLLER_NAME));
     let (clusters, watching) = ClusterWatch::start(client.clone(), triggers::cluster_selection);
-    let halves = async {
-        tokio::join!(
-            controller::<ResourceBinding>(
-                client.clone(),
-                resources.clone(),
-                recorder.clone(),
-                &clusters,
-                cancel.clone()
-            ),
-            controller::<ClusterResourceBinding>(client, resources, recorder, &clusters, cancel),
-        )
-    };
+    // Boxed: each half's controller is a large future, and the two would otherwise be laid out
+    // inline in whatever awaits this one.
+    let namespaced = Box::pin(controller::<ResourceBinding>(
+        client.clone(),
+        resources.clone(),
+        recorder.clone(),
+        &clusters,
+        cancel.clone(),
+    ));
+    let cluster_scoped = Box::pin(controller::<ClusterResourceBinding>(
+        client, resources, recorder, &clusters, cancel,
+    ));
+    let halves = async { tokio::join!(namespaced, cluster_scoped) };
     tokio::select! {
         _ = halves => {}
         () = watching => {}

@@ -289,3 +289,65 @@ async fn label_selected_lists_follow_creates_relabels_and_deletes() {
     assert_eq!(selected(None, "owner=x").await, ["a/four"]);
     assert_eq!(selected(None, "owner=y").await, ["a/three", "a/two"]);
 }
+
+#[tokio::test]
+async fn lists_at_an_exact_revision_read_storage_whole_or_in_pages() {
+    use crate::registry::list::{ListOptions, ReadAt};
+    let (store, _freeze) = store().await;
+    let namespaces = store.catalog().get("", "v1", "namespaces").expect("native");
+    let configmaps = store.catalog().get("", "v1", "configmaps").expect("native");
+    let options = WriteOptions::default();
+    let namespace = json!({"metadata": {"name": "ns"}});
+    store
+        .create(&namespaces, None, namespace, &options)
+        .await
+        .expect("namespace");
+    let mut at = 0;
+    for name in ["a", "b", "c"] {
+        let cm = json!({"metadata": {"name": name}});
+        let created = store
+            .create(&configmaps, Some("ns"), cm, &options)
+            .await
+            .expect("create");
+        at = created
+            .resource_version()
+            .expect("rv")
+            .parse()
+            .expect("number");
+    }
+    // Written after the revision listed: not in the list.
+    let late = json!({"metadata": {"name": "d"}});
+    store
+        .create(&configmaps, Some("ns"), late, &options)
+        .await
+        .expect("create");
+    let names = |items: &[Arc<Value>]| -> Vec<String> {
+        items
+            .iter()
+            .map(|o| o.name().unwrap_or_default().to_string())
+            .collect()
+    };
+    let exact = |limit, continue_token| ListOptions {
+        limit,
+        continue_token,
+        read_at: ReadAt::Exact(at),
+        ..Default::default()
+    };
+    let whole = store
+        .list(&configmaps, &exact(0, None))
+        .await
+        .expect("whole");
+    assert_eq!(names(&whole.items), ["a", "b", "c"]);
+    assert!(whole.continue_token.is_none());
+    let first = store
+        .list(&configmaps, &exact(2, None))
+        .await
+        .expect("first page");
+    assert_eq!(names(&first.items), ["a", "b"]);
+    let rest = store
+        .list(&configmaps, &exact(2, first.continue_token.clone()))
+        .await
+        .expect("second page");
+    assert_eq!(names(&rest.items), ["c"]);
+    assert!(rest.continue_token.is_none());
+}
