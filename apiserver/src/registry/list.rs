@@ -161,20 +161,28 @@ impl Store {
         if let Some(token) = &options.continue_token {
             let token = decode_continue(token)?;
             return self
-                .list_from_storage(resource, options, &prefix, Some(token.start), token.rv)
+                .list_from_storage(
+                    resource,
+                    options,
+                    &prefix,
+                    Some(token.start),
+                    Some(token.rv),
+                )
                 .await;
         }
         match options.read_at {
             ReadAt::Exact(revision) => {
                 return self
-                    .list_from_storage(resource, options, &prefix, None, revision)
+                    .list_from_storage(resource, options, &prefix, None, Some(revision))
                     .await;
             }
             ReadAt::Latest => {
                 // A consistent read: serve from the cache once it has caught up with storage.
                 // Writes outside this server's keys (another prefix on a shared etcd) raise
                 // storage's revision without ever reaching the cache, so when it does not catch
-                // up quickly the list is read from storage instead, as kube-apiserver falls back.
+                // up quickly the list is read from storage instead, as kube-apiserver falls back:
+                // at storage's latest revision, which is at least the one waited for and needs
+                // nothing rebuilt from the log.
                 let current = self.storage().current_revision().await?;
                 if self
                     .cache()
@@ -183,7 +191,7 @@ impl Store {
                     .is_err()
                 {
                     return self
-                        .list_from_storage(resource, options, &prefix, None, current)
+                        .list_from_storage(resource, options, &prefix, None, None)
                         .await;
                 }
             }
@@ -215,26 +223,25 @@ impl Store {
         })
     }
 
-    /// Reads a page at a fixed revision straight from storage (continuations and exact reads).
+    /// Reads a page straight from storage: at a fixed revision (continuations and exact reads),
+    /// or with `None` at the latest one, which then fixes the revision of the whole page.
     async fn list_from_storage(
         &self,
         resource: &Resource,
         options: &ListOptions,
         prefix: &str,
         mut start_after: Option<String>,
-        revision: Revision,
+        revision: Option<Revision>,
     ) -> Result<Page> {
         let mut items = Vec::new();
-        // A page's worth at a time, and 500 at a time for an unlimited list (read one by one
-        // before, which made a large list from storage take one read per object).
-        let batch = match options.limit {
-            0 => 500,
-            limit => limit.min(10_000),
-        };
+        // An unlimited list is read in one go (one snapshot, nothing to rebuild from the log);
+        // a page a page's worth at a time.
+        let batch = options.limit.min(10_000);
+        let mut at = revision;
         loop {
             let range = self
                 .storage()
-                .range(prefix, RangeOptions { start_after: start_after.clone(), limit: batch, revision: Some(revision) })
+                .range(prefix, RangeOptions { start_after: start_after.clone(), limit: batch, revision: at })
                 .await
                 .map_err(|e| match e {
                     crate::storage::Error::Compacted { .. } => Error::Expired(
@@ -244,6 +251,7 @@ impl Store {
                     ),
                     other => other.into(),
                 })?;
+            let revision = *at.get_or_insert(range.revision);
             for kv in &range.kvs {
                 start_after = Some(kv.key.clone());
                 let object = present(resource, decode(&kv.value, kv.mod_revision)?);

@@ -293,7 +293,7 @@ async fn label_selected_lists_follow_creates_relabels_and_deletes() {
 #[tokio::test]
 async fn lists_at_an_exact_revision_read_storage_whole_or_in_pages() {
     use crate::registry::list::{ListOptions, ReadAt};
-    let (store, _freeze) = store().await;
+    let (store, freeze) = store().await;
     let namespaces = store.catalog().get("", "v1", "namespaces").expect("native");
     let configmaps = store.catalog().get("", "v1", "configmaps").expect("native");
     let options = WriteOptions::default();
@@ -350,4 +350,22 @@ async fn lists_at_an_exact_revision_read_storage_whole_or_in_pages() {
         .expect("second page");
     assert_eq!(names(&rest.items), ["c"]);
     assert!(rest.continue_token.is_none());
+
+    // A consistent list with the cache stuck behind storage reads storage's latest state.
+    freeze.cancel();
+    tokio::task::yield_now().await;
+    let newest = json!({"metadata": {"name": "e"}});
+    let newest = store
+        .create(&configmaps, Some("ns"), newest, &options)
+        .await
+        .expect("create");
+    let latest = store
+        .list(&configmaps, &ListOptions::default())
+        .await
+        .expect("latest");
+    assert_eq!(names(&latest.items), ["a", "b", "c", "d", "e"]);
+    assert_eq!(
+        latest.revision.to_string(),
+        newest.resource_version().expect("rv")
+    );
 }
