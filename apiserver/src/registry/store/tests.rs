@@ -28,6 +28,26 @@ async fn store() -> (Store, CancellationToken) {
     )
 }
 
+/// A store holding `namespaces`, its freeze token (see [`store`]) and the ConfigMap resource.
+async fn store_with(namespaces: &[&str]) -> (Store, CancellationToken, Arc<Resource>) {
+    let (store, freeze) = store().await;
+    let namespace_resource = store.catalog().get("", "v1", "namespaces").expect("native");
+    let configmaps = store.catalog().get("", "v1", "configmaps").expect("native");
+    for name in namespaces {
+        let namespace = json!({"metadata": {"name": name}});
+        store
+            .create(
+                &namespace_resource,
+                None,
+                namespace,
+                &WriteOptions::default(),
+            )
+            .await
+            .expect("namespace");
+    }
+    (store, freeze, configmaps)
+}
+
 fn set_label(value: &'static str) -> impl FnMut(Option<&Value>) -> Result<Value> {
     move |current| {
         let mut new = current.cloned().unwrap_or_default();
@@ -58,19 +78,8 @@ async fn update_c(
 
 #[tokio::test]
 async fn updates_stay_correct_when_the_cache_is_stale() {
-    let (store, freeze) = store().await;
-    let namespaces = store.catalog().get("", "v1", "namespaces").expect("native");
-    let configmaps = store.catalog().get("", "v1", "configmaps").expect("native");
+    let (store, freeze, configmaps) = store_with(&["ns"]).await;
     let options = WriteOptions::default();
-    store
-        .create(
-            &namespaces,
-            None,
-            json!({"metadata": {"name": "ns"}}),
-            &options,
-        )
-        .await
-        .expect("namespace");
     let cm = json!({"metadata": {"name": "c", "labels": {"x": "1"}}});
     let created = store
         .create(&configmaps, Some("ns"), cm, &options)
@@ -194,17 +203,8 @@ async fn names_selected(
 
 #[tokio::test]
 async fn label_selected_lists_follow_creates_relabels_and_deletes() {
-    let (store, _freeze) = store().await;
-    let namespaces = store.catalog().get("", "v1", "namespaces").expect("native");
-    let configmaps = store.catalog().get("", "v1", "configmaps").expect("native");
+    let (store, _freeze, configmaps) = store_with(&["a", "b"]).await;
     let options = WriteOptions::default();
-    for ns in ["a", "b"] {
-        let namespace = json!({"metadata": {"name": ns}});
-        store
-            .create(&namespaces, None, namespace, &options)
-            .await
-            .expect("namespace");
-    }
     let mut last = None;
     for (ns, name, labels) in [
         ("b", "one", json!({"owner": "x", "tier": "web"})),
@@ -293,15 +293,8 @@ async fn label_selected_lists_follow_creates_relabels_and_deletes() {
 #[tokio::test]
 async fn lists_at_an_exact_revision_read_storage_whole_or_in_pages() {
     use crate::registry::list::{ListOptions, ReadAt};
-    let (store, freeze) = store().await;
-    let namespaces = store.catalog().get("", "v1", "namespaces").expect("native");
-    let configmaps = store.catalog().get("", "v1", "configmaps").expect("native");
+    let (store, freeze, configmaps) = store_with(&["ns"]).await;
     let options = WriteOptions::default();
-    let namespace = json!({"metadata": {"name": "ns"}});
-    store
-        .create(&namespaces, None, namespace, &options)
-        .await
-        .expect("namespace");
     let mut at = 0;
     for name in ["a", "b", "c"] {
         let cm = json!({"metadata": {"name": name}});
@@ -359,6 +352,12 @@ async fn lists_at_an_exact_revision_read_storage_whole_or_in_pages() {
         .create(&configmaps, Some("ns"), newest, &options)
         .await
         .expect("create");
+    let newest_at: i64 = newest
+        .resource_version()
+        .expect("rv")
+        .parse()
+        .expect("number");
+    assert!(store.cache().revision() < newest_at, "the cache is behind");
     let latest = store
         .list(&configmaps, &ListOptions::default())
         .await
