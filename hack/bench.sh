@@ -3,7 +3,7 @@
 # bench/results.md: the machine, each scenario's command and table, and the anchor it is measured
 # against (Karmada's published figures, raw etcd, BIND9). Each scenario's JSON goes to
 # bench/json/. BENCH_FULL=1 adds the large runs (100 members; 1,000 Deployments), about ten
-# minutes more on two cores; BENCH_HUGE=1 adds 10,000 Deployments to 3 members, about 17
+# minutes more on two cores; BENCH_HUGE=1 adds 10,000 Deployments to 3 members, about 12
 # minutes more there. Benchmarks measure; nothing here fails for being slow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
