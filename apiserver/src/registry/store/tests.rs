@@ -48,6 +48,15 @@ async fn store_with(namespaces: &[&str]) -> (Store, CancellationToken, Arc<Resou
     (store, freeze, configmaps)
 }
 
+/// The revision an object was written at, from its `resourceVersion`.
+fn revision_of(object: &Value) -> i64 {
+    object
+        .resource_version()
+        .expect("rv")
+        .parse()
+        .expect("number")
+}
+
 fn set_label(value: &'static str) -> impl FnMut(Option<&Value>) -> Result<Value> {
     move |current| {
         let mut new = current.cloned().unwrap_or_default();
@@ -85,11 +94,7 @@ async fn updates_stay_correct_when_the_cache_is_stale() {
         .create(&configmaps, Some("ns"), cm, &options)
         .await
         .expect("configmap");
-    let revision: i64 = created
-        .resource_version()
-        .expect("rv")
-        .parse()
-        .expect("number");
+    let revision = revision_of(&created);
     store
         .cache()
         .wait_for(revision)
@@ -220,12 +225,7 @@ async fn label_selected_lists_follow_creates_relabels_and_deletes() {
                 .expect("create"),
         );
     }
-    let rv: i64 = last
-        .expect("created")
-        .resource_version()
-        .expect("rv")
-        .parse()
-        .expect("number");
+    let rv = revision_of(&last.expect("created"));
     store.cache().wait_for(rv).await.expect("cache caught up");
 
     let selected = |ns, selector| names_selected(&store, &configmaps, ns, selector);
@@ -276,11 +276,7 @@ async fn label_selected_lists_follow_creates_relabels_and_deletes() {
         .await
         .expect("delete");
     assert!(deleted.gone);
-    let rv: i64 = moved
-        .resource_version()
-        .expect("rv")
-        .parse()
-        .expect("number");
+    let rv = revision_of(&moved);
     store
         .cache()
         .wait_for(rv + 1)
@@ -302,11 +298,7 @@ async fn lists_at_an_exact_revision_read_storage_whole_or_in_pages() {
             .create(&configmaps, Some("ns"), cm, &options)
             .await
             .expect("create");
-        at = created
-            .resource_version()
-            .expect("rv")
-            .parse()
-            .expect("number");
+        at = revision_of(&created);
     }
     // Written after the revision listed: not in the list.
     let late = json!({"metadata": {"name": "d"}});
@@ -352,11 +344,7 @@ async fn lists_at_an_exact_revision_read_storage_whole_or_in_pages() {
         .create(&configmaps, Some("ns"), newest, &options)
         .await
         .expect("create");
-    let newest_at: i64 = newest
-        .resource_version()
-        .expect("rv")
-        .parse()
-        .expect("number");
+    let newest_at = revision_of(&newest);
     assert!(store.cache().revision() < newest_at, "the cache is behind");
     let latest = store
         .list(&configmaps, &ListOptions::default())
