@@ -76,7 +76,7 @@ impl Auth {
             let prefix = format!("{RBAC_PREFIX}{plural}/");
             store
                 .cache()
-                .list(&prefix, None)
+                .list(&prefix)
                 .0
                 .into_iter()
                 .map(|(_, object)| (*object).clone())

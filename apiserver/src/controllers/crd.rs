@@ -17,7 +17,7 @@ const PREFIX: &str = "/registry/apiextensions.k8s.io/customresourcedefinitions/"
 
 /// Registers the CRDs already stored. Run before serving so custom resources are there at once.
 pub fn load(store: &Store) {
-    let (crds, _) = store.cache().list(PREFIX, None);
+    let (crds, _) = store.cache().list(PREFIX);
     for (_, crd) in crds {
         if !crd.is_deleting() {
             register(store, &crd);
@@ -72,7 +72,7 @@ pub async fn run(store: Store, cancel: CancellationToken) {
         return;
     };
     loop {
-        let (crds, _) = store.cache().list(PREFIX, None);
+        let (crds, _) = store.cache().list(PREFIX);
         for (_, crd) in crds {
             if let Err(e) = reconcile(&store, &crd).await {
                 tracing::warn!(crd = crd.name().unwrap_or_default(), error = %e, "CRD reconcile failed");
@@ -105,7 +105,7 @@ async fn reconcile(store: &Store, crd: &Value) -> Result<(), crate::registry::er
             .and_then(Value::as_str)
             .unwrap_or_default();
         let prefix = format!("/registry/{group}/{plural}/");
-        let (remaining, _) = store.cache().list(&prefix, None);
+        let (remaining, _) = store.cache().list(&prefix);
         if !remaining.is_empty() {
             // Custom resources are no longer in the catalog: delete them by key.
             for (key, _) in remaining {

@@ -35,7 +35,7 @@ pub async fn run(store: Store, ca: Arc<ClusterCa>, cancel: CancellationToken) {
         return;
     };
     loop {
-        let (listed, _) = store.cache().list(&prefix, None);
+        let (listed, _) = store.cache().list(&prefix);
         for (_, request) in listed {
             let csr::Verdict::Sign {
                 pem,

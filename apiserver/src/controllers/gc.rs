@@ -106,7 +106,7 @@ fn plan(objects: &[(String, Arc<Value>)]) -> Plan {
 }
 
 async fn collect(store: &Store) {
-    let (objects, _) = store.cache().list(REGISTRY_PREFIX, None);
+    let (objects, _) = store.cache().list(REGISTRY_PREFIX);
     let plan = plan(&objects);
     let find = |key: &str| {
         objects

@@ -19,7 +19,7 @@ pub async fn run(store: Store, cancel: CancellationToken) {
         return;
     };
     loop {
-        let (namespaces, _) = store.cache().list(PREFIX, None);
+        let (namespaces, _) = store.cache().list(PREFIX);
         let mut busy = false;
         for (_, ns) in namespaces.iter().filter(|(_, ns)| ns.is_deleting()) {
             busy |= !terminate(&store, ns).await;
@@ -47,7 +47,7 @@ async fn terminate(store: &Store, namespace: &Value) -> bool {
         }
         let (items, _) = store
             .cache()
-            .list(&format!("{}{name}/", resource.storage_prefix()), None);
+            .list(&format!("{}{name}/", resource.storage_prefix()));
         for (_, object) in items {
             remaining += 1;
             if !object.is_deleting() {

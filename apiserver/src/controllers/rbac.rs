@@ -90,7 +90,7 @@ async fn aggregate(store: &Store, roles: &Resource, prefix: &str) -> Result<(), 
         ..Default::default()
     };
     for _ in 0..8 {
-        let (listed, _) = store.cache().list(prefix, None);
+        let (listed, _) = store.cache().list(prefix);
         let current: Vec<Value> = listed
             .into_iter()
             .map(|(_, role)| (*role).clone())

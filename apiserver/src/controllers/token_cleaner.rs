@@ -25,7 +25,7 @@ pub async fn run(store: Store, cancel: CancellationToken) {
     };
     loop {
         let now = jiff::Timestamp::now();
-        let (listed, _) = store.cache().list(&prefix, None);
+        let (listed, _) = store.cache().list(&prefix);
         for (_, secret) in listed {
             if secret.namespace() != Some(bootstrap_token::NAMESPACE)
                 || !bootstrap_token::expired(&secret, now)

@@ -95,14 +95,13 @@ struct State {
 }
 
 impl State {
-    /// Every object under `prefix` with key after `start_after`.
-    fn under(&self, prefix: &str, start_after: Option<&str>) -> Vec<(String, Arc<Value>)> {
-        let lower = match start_after {
-            Some(k) if k >= prefix => std::ops::Bound::Excluded(k.to_string()),
-            _ => std::ops::Bound::Included(prefix.to_string()),
-        };
+    /// Every object under `prefix`.
+    fn under(&self, prefix: &str) -> Vec<(String, Arc<Value>)> {
         self.objects
-            .range((lower, std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.clone(), v.object.clone()))
             .collect()
@@ -319,14 +318,9 @@ impl WatchCache {
         }
     }
 
-    /// Every object under `prefix` with key after `start_after`, and the cache revision.
-    pub fn list(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-    ) -> (Vec<(String, Arc<Value>)>, Revision) {
-        let state = self.state.lock().expect("watch cache lock");
-        (state.under(prefix, start_after), state.revision)
+    /// Every object under `prefix`, in key order, and the cache revision.
+    pub fn list(&self, prefix: &str) -> (Vec<(String, Arc<Value>)>, Revision) {
+        self.list_selectable(prefix, None)
     }
 
     /// The objects under `prefix` that `selector` may select, in key order, and the cache
@@ -350,7 +344,7 @@ impl WatchCache {
             })
             .min_by_key(|r| state.labels.count(r.key(), r.values()));
         let Some(requirement) = narrowest else {
-            return (state.under(prefix, None), state.revision);
+            return (state.under(prefix), state.revision);
         };
         let items = state
             .labels
@@ -429,7 +423,7 @@ mod tests {
             .await
             .expect("create");
         cache.wait_for(kv.mod_revision).await.expect("caught up");
-        let (items, rev) = cache.list("/registry/core/configmaps/", None);
+        let (items, rev) = cache.list("/registry/core/configmaps/");
         assert_eq!(rev, kv.mod_revision);
         assert_eq!(items.len(), 1);
         assert_eq!(
