@@ -6,11 +6,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::Api;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 
 use super::runtime::{self, Context};
 
@@ -103,32 +101,15 @@ impl PodCache {
     /// A cache, and the future that keeps it filled until the context is cancelled (the caller
     /// runs it beside the controllers that read it).
     pub fn start(ctx: &Context) -> (PodCache, impl Future<Output = ()> + Send + use<>) {
-        let (store, writer) = reflector::store();
         let index = Arc::new(RwLock::new(Index::default()));
-        let cache = PodCache {
-            store,
-            index: index.clone(),
-        };
-        let cancel = ctx.cancel.clone();
-        let watch = watcher(
-            Api::<Pod>::all(ctx.client.clone()),
-            watcher::Config::default(),
-        )
-        .default_backoff();
-        // The store takes each event first, so a pod the index names is already in the store.
-        let fill = reflector::reflector(writer, watch)
-            .take_until(async move { cancel.cancelled().await })
-            .for_each(move |event| {
-                match event {
-                    Ok(event) => index
-                        .write()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .apply(&event),
-                    Err(e) => tracing::debug!(error = %e, "pod watch failed; retrying"),
-                }
-                futures::future::ready(())
-            });
-        (cache, fill)
+        let observed = index.clone();
+        let (store, fill) = runtime::cache_observed(ctx, move |event| {
+            observed
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .apply(event);
+        });
+        (PodCache { store, index }, fill)
     }
 
     /// Every pod.

@@ -15,9 +15,9 @@ use kube::runtime::events::{EventType, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
+use tokio_util::sync::CancellationToken;
 
 use super::pod_cache::PodCache;
-use tokio_util::sync::CancellationToken;
 
 /// A kind the member's caches and controllers can watch: statically typed, cloneable,
 /// printable, decodable and shareable across tasks.
@@ -156,6 +156,22 @@ pub fn cache<K>(
 where
     K: Kind,
 {
+    cache_observed(ctx, |_: &watcher::Event<K>| {})
+}
+
+/// [`cache`], with `observe` seeing each watch event once the store has taken it (to keep an
+/// index beside the store).
+pub fn cache_observed<K, O>(
+    ctx: &Context,
+    mut observe: O,
+) -> (
+    Store<K>,
+    impl std::future::Future<Output = ()> + Send + use<K, O>,
+)
+where
+    K: Kind,
+    O: FnMut(&watcher::Event<K>) + Send + 'static,
+{
     let (store, writer) = reflector::store();
     let cancel = ctx.cancel.clone();
     let fill = reflector::reflector(
@@ -167,10 +183,12 @@ where
         .default_backoff(),
     )
     .take_until(async move { cancel.cancelled().await })
-    .for_each(|event| async move {
-        if let Err(e) = event {
-            tracing::debug!(error = %e, kind = %K::kind(&()), "watch failed; retrying");
+    .for_each(move |event| {
+        match event {
+            Ok(event) => observe(&event),
+            Err(e) => tracing::debug!(error = %e, kind = %K::kind(&()), "watch failed; retrying"),
         }
+        future::ready(())
     });
     (store, fill)
 }
