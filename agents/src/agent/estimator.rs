@@ -178,7 +178,7 @@ impl Estimator for Service {
             let rs = self
                 .replica_sets
                 .get(&ObjectRef::new(name).within(&workload.namespace))?;
-            unschedulable::controller_of(rs.metadata.owner_references.as_deref()).cloned()
+            crate::member::runtime::controller_of(rs.metadata.owner_references.as_deref()).cloned()
         };
         let count = self
             .pods

@@ -22,13 +22,7 @@ pub struct PodCache {
 /// The index key of a pod: its controller's UID, or for a pod without a controller its
 /// namespace (UIDs never contain a `/`, so the two cannot collide).
 fn key_of(pod: &Pod) -> String {
-    let controller = pod
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|r| r.controller == Some(true));
-    match controller {
+    match runtime::controller_of(pod.metadata.owner_references.as_deref()) {
         Some(owner) => owner.uid.clone(),
         None => orphans_of(pod.metadata.namespace.as_deref().unwrap_or_default()),
     }

@@ -105,12 +105,14 @@ pub fn owned_pod<K: Resource<DynamicType = ()>>(
     }
 }
 
+/// The controlling owner of an object, from its owner references.
+pub fn controller_of(owners: Option<&[OwnerReference]>) -> Option<&OwnerReference> {
+    owners?.iter().find(|o| o.controller == Some(true))
+}
+
 /// Whether `object` is controlled by the object with `owner_uid`.
 pub fn controlled_by(object: &impl ResourceExt, owner_uid: &str) -> bool {
-    object
-        .owner_references()
-        .iter()
-        .any(|r| r.controller == Some(true) && r.uid == owner_uid)
+    controller_of(Some(object.owner_references())).is_some_and(|r| r.uid == owner_uid)
 }
 
 /// Whether a pod's `Ready` condition is true.

@@ -8,13 +8,10 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use karmada_estimator::request::WorkloadRef;
 
+use crate::member::runtime::controller_of;
+
 /// The reason the scheduler gives a pod that fits on no node.
 const REASON_UNSCHEDULABLE: &str = "Unschedulable";
-
-/// The controlling owner of an object, from its owner references.
-pub fn controller_of(owners: Option<&[OwnerReference]>) -> Option<&OwnerReference> {
-    owners?.iter().find(|o| o.controller == Some(true))
-}
 
 fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::core::{Selector, SelectorExt};
 
-use crate::member::runtime::{pod_active, pod_ready};
+use crate::member::runtime::{controller_of, pod_active, pod_ready};
 
 /// A ReplicaSet's claim on the pods of its namespace.
 #[derive(Debug, Default)]
@@ -31,10 +31,7 @@ pub fn claim<'a>(
     let mut claim = Claim::default();
     for pod in pods {
         let matches = selector.matches(pod.labels());
-        let controller = pod
-            .owner_references()
-            .iter()
-            .find(|r| r.controller == Some(true));
+        let controller = controller_of(pod.metadata.owner_references.as_deref());
         match controller {
             Some(r) if r.uid == uid && matches => claim.owned.push(pod),
             Some(r) if r.uid == uid && pod.metadata.deletion_timestamp.is_none() => {
